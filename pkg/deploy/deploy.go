@@ -1,0 +1,62 @@
+// Package deploy applies Kubernetes manifests to a cluster with server-side apply (field manager
+// "devtool"), after checking every object against the cluster (RESTMapper + server-side dry
+// run) so that bad input changes nothing. It knows nothing about devfiles: pkg/run hands it
+// decoded objects.
+package deploy
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// FieldManager is the server-side apply field manager devtool applies with (KEP-555).
+const FieldManager = "devtool"
+
+// DryRun selects how much of an apply happens, after kubectl's --dry-run.
+type DryRun string
+
+// DryRun values.
+const (
+	DryRunNone   DryRun = "none"
+	DryRunClient DryRun = "client"
+	DryRunServer DryRun = "server"
+)
+
+// Request is one apply of a set of objects.
+type Request struct {
+	// Objects are the decoded manifests, in the order written. Apply orders them itself
+	// (Namespaces, then CRDs, then the rest).
+	Objects []*unstructured.Unstructured
+	// Namespace is the default namespace for namespaced objects that set none (kubectl -n).
+	Namespace string
+	// ForceConflicts takes ownership of fields owned by other field managers.
+	ForceConflicts bool
+	// DryRun: none applies; server sends dry-run requests; client only validates locally
+	// (RESTMapper) without server requests beyond discovery.
+	DryRun DryRun
+}
+
+// Action is what an apply did to one object.
+type Action string
+
+// Actions.
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Validated  Action = "validated" // dry runs
+)
+
+// ObjectResult is one applied object.
+type ObjectResult struct {
+	APIVersion      string `json:"apiVersion"`
+	Kind            string `json:"kind"`
+	Namespace       string `json:"namespace,omitempty"`
+	Name            string `json:"name"`
+	Action          Action `json:"action"`
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+}
+
+// Result lists the applied objects in apply order.
+type Result struct {
+	Objects []ObjectResult `json:"objects"`
+}

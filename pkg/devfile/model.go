@@ -1,0 +1,156 @@
+// Package devfile loads and validates devfiles (devfile spec 2.0.0–2.3.0) with
+// github.com/devfile/library/v2 and converts them into devtool's own typed model. devfile/api
+// types stop at this package: everything downstream (plan, run) sees only the types below.
+//
+// Variables ({{name}}) are NOT substituted here: the model keeps the text the user wrote, and
+// pkg/vars substitutes with devtool's precedence (devfile < --var-file < --var) and built-ins.
+package devfile
+
+// Devfile is a loaded, flattened (parent merged) devfile.
+type Devfile struct {
+	// Path is the absolute path of the devfile.yaml that was loaded; Dir is its directory (the
+	// project directory: relative paths in the devfile resolve against it).
+	Path string
+	Dir  string
+	// SchemaVersion is the declared schemaVersion ("2.2.0").
+	SchemaVersion string
+	// Name is metadata.name ("" when unset; callers fall back to the directory name).
+	Name string
+	// Variables are the top-level devfile variables, unsubstituted.
+	Variables map[string]string
+	// Components and Commands keep the devfile's order.
+	Components []Component
+	Commands   []Command
+}
+
+// ComponentKind is the type of a component.
+type ComponentKind string
+
+// Component kinds. Unsupported marks kinds devtool parses but cannot deploy (e.g. volume,
+// custom with an unknown componentClass); plan reports them only if a deploy step uses them.
+const (
+	KindImage       ComponentKind = "image"
+	KindKubernetes  ComponentKind = "kubernetes"
+	KindOpenShift   ComponentKind = "openshift"
+	KindContainer   ComponentKind = "container"
+	KindVolume      ComponentKind = "volume"
+	KindUnsupported ComponentKind = "unsupported"
+)
+
+// Component is one devfile component. Exactly one of Image, Manifest, Container is set,
+// according to Kind.
+type Component struct {
+	Name      string
+	Kind      ComponentKind
+	Image     *Image
+	Manifest  *Manifest
+	Container *Container
+	// Attributes are the component's free-form attributes (string values only; others are
+	// JSON-encoded).
+	Attributes map[string]string
+}
+
+// Image is an image component (devfile spec 2.2.0 "image").
+type Image struct {
+	// ImageName is the name to build (unsubstituted): a full reference or a relative name.
+	ImageName string
+	// AutoBuild is the schema ≥ 2.2.0 autoBuild flag; nil when unset.
+	AutoBuild *bool
+	// Dockerfile is set for Dockerfile builds.
+	Dockerfile *Dockerfile
+}
+
+// Dockerfile is the dockerfile build of an image component.
+type Dockerfile struct {
+	// URI is the Dockerfile location as written (a path relative to the devfile directory, or
+	// an http(s) URL). Empty means "Dockerfile" in the build context.
+	URI string
+	// BuildContext is the build context as written; "" and "${PROJECTS_ROOT}"/"${PROJECT_SOURCE}"
+	// mean the devfile directory (odo's behaviour).
+	BuildContext string
+	// Args are build args as written ("KEY=VALUE").
+	Args []string
+	// RootRequired is the rootRequired flag; nil when unset.
+	RootRequired *bool
+}
+
+// Manifest is a kubernetes or openshift component.
+type Manifest struct {
+	// Inlined is the inline YAML (possibly several documents), unsubstituted.
+	Inlined string
+	// URI is the uri as written; when set, Content holds what was read from it (local file or
+	// http(s), read by Load with a timeout) and Source the absolute path or URL.
+	URI     string
+	Content string
+	Source  string
+	// DeployByDefault is the schema ≥ 2.2.0 deployByDefault flag; nil when unset.
+	DeployByDefault *bool
+}
+
+// YAML returns the manifest text: Inlined, or the content read from URI.
+func (m *Manifest) YAML() string {
+	if m.Inlined != "" {
+		return m.Inlined
+	}
+	return m.Content
+}
+
+// Container is a container component (inner-loop; in deploy only an exec step's image source).
+type Container struct {
+	Image     string
+	Endpoints []Endpoint
+}
+
+// Endpoint is a container endpoint.
+type Endpoint struct {
+	Name       string
+	TargetPort int
+}
+
+// CommandKind is the type of a command.
+type CommandKind string
+
+// Command kinds.
+const (
+	CommandApply       CommandKind = "apply"
+	CommandComposite   CommandKind = "composite"
+	CommandExec        CommandKind = "exec"
+	CommandUnsupported CommandKind = "unsupported"
+)
+
+// Command is one devfile command. Exactly one of Apply, Composite, Exec is set, per Kind.
+type Command struct {
+	ID         string
+	Kind       CommandKind
+	Group      *Group
+	Apply      *Apply
+	Composite  *Composite
+	Exec       *Exec
+	Attributes map[string]string
+}
+
+// Group is a command group.
+type Group struct {
+	// Kind is the group kind: build, run, test, debug, deploy.
+	Kind string
+	// IsDefault is nil when unset.
+	IsDefault *bool
+}
+
+// Apply is an apply command: it names the component to apply.
+type Apply struct {
+	Component string
+}
+
+// Composite is a composite command.
+type Composite struct {
+	Commands []string
+	Parallel bool
+}
+
+// Exec is an exec command.
+type Exec struct {
+	Component   string
+	CommandLine string
+	WorkingDir  string
+}

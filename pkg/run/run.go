@@ -1,0 +1,563 @@
+// Package run walks a compiled plan: it resolves variables and image names, renders manifests,
+// checks everything it can before changing anything (build inputs, then every object against the
+// cluster), runs build steps and apply steps in dependency order (parallel where the plan
+// allows, the first failure cancelling the rest, after skaffold's build scheduler), passes build
+// results to the apply steps that depend on them, and emits progress events.
+//
+// run is the one place where devfile concepts meet build and deploy requests: build and deploy
+// never import pkg/devfile.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/devfile"
+	"github.com/devtool/devtool/pkg/event"
+	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/vars"
+)
+
+// APIVersion is the apiVersion of devtool's JSON documents.
+const APIVersion = "devtool.dev/v1alpha1"
+
+// Deployer is what run needs from pkg/deploy: a preflight that changes nothing and an apply.
+type Deployer interface {
+	Validate(ctx context.Context, req deploy.Request) error
+	Apply(ctx context.Context, req deploy.Request) (deploy.Result, error)
+}
+
+// ChooseBuilder picks the builder for one build request, given the Dockerfile's content, and
+// says why (e.g. "native: the Dockerfile has no RUN"). pkg/cli provides it: backends are chosen
+// there only.
+type ChooseBuilder func(req build.Request, dockerfile []byte) (b build.Builder, why string, err error)
+
+// Options are the per-invocation settings, from flags.
+type Options struct {
+	// Vars are variable layers above the devfile's own (--var-file, then --var), lowest first.
+	Vars []vars.Layer
+	// Strict turns undefined-variable warnings into an error.
+	Strict bool
+	// ImageRegistry rewrites relative image names (--image-registry / DEVTOOL_IMAGE_REGISTRY).
+	ImageRegistry string
+	// Namespace is the default namespace for namespaced objects without one.
+	Namespace string
+	// Push pushes built images (always true for deploy).
+	Push bool
+	// Tag overrides the input-digest tag (--tag).
+	Tag string
+	// Platforms are target platforms (--platform).
+	Platforms []string
+	// DryRun is the deploy dry-run mode (none, client, server).
+	DryRun deploy.DryRun
+	// ForceConflicts takes ownership of conflicting fields.
+	ForceConflicts bool
+}
+
+// Runner runs plans. Choose is required for plans with build steps, Deployer for plans with
+// apply steps; Sink may be nil (silent).
+type Runner struct {
+	Choose   ChooseBuilder
+	Deployer Deployer
+	Sink     event.Sink
+}
+
+// Report is the result document of build and deploy (`-o json`).
+type Report struct {
+	APIVersion string                `json:"apiVersion"`
+	Kind       string                `json:"kind"`
+	Command    string                `json:"command,omitempty"`
+	Images     []build.Result        `json:"images"`
+	Objects    []deploy.ObjectResult `json:"objects"`
+	Warnings   []string              `json:"warnings,omitempty"`
+}
+
+// StepError is a failed step; it names the step, its kind and component. Kind tells the CLI
+// which exit code applies (build failed vs deploy failed).
+type StepError struct {
+	Step      string
+	Kind      plan.StepKind
+	Component string
+	Err       error
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("%s step %q (component %q): %v", e.Kind, e.Step, e.Component, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+// InputError is bad user input found before anything ran (missing Dockerfile, undefined
+// variables in --strict mode, unsupported step, image name without registry).
+type InputError struct {
+	Err error
+}
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// PreflightError wraps a deploy validation failure found before any build or change.
+type PreflightError struct {
+	Err error
+}
+
+func (e *PreflightError) Error() string {
+	return "checking manifests against the cluster (nothing was built or changed): " + e.Err.Error()
+}
+func (e *PreflightError) Unwrap() error { return e.Err }
+
+// Deploy runs p end to end: checks, builds, applies. The Report lists what was built and
+// applied so far even when an error is returned.
+func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opts Options) (*Report, error) {
+	rep := &Report{APIVersion: APIVersion, Kind: "DeployReport", Command: p.Command, Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
+	st, err := r.prepare(d, p, opts)
+	if st != nil {
+		rep.Warnings = st.warningStrings()
+	}
+	if err != nil {
+		return rep, err
+	}
+	if len(p.Steps) == 0 {
+		return rep, &InputError{Err: plan.NoDeployCommandError{}}
+	}
+	// Preflight against the cluster before building anything: a missing namespace, an unknown
+	// kind or an invalid object stops the deploy here (design.md §5).
+	if st.hasApply {
+		objs, err := st.renderAll(nil)
+		if err != nil {
+			return rep, &InputError{Err: err}
+		}
+		if r.Deployer == nil {
+			return rep, errors.New("internal: no deployer for a plan with apply steps")
+		}
+		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("checking %d objects against the cluster", len(objs))})
+		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: deploy.DryRunServer}); err != nil {
+			return rep, &PreflightError{Err: err}
+		}
+	}
+	err = r.execute(ctx, st, rep)
+	return rep, err
+}
+
+// Build builds the image components named (all image components when names is empty), in
+// parallel, without touching the cluster.
+func (r *Runner) Build(ctx context.Context, d *devfile.Devfile, names []string, opts Options) (*Report, error) {
+	p := &plan.Plan{}
+	want := map[string]bool{}
+	for _, n := range names {
+		c, ok := d.Component(n)
+		if !ok || c.Kind != devfile.KindImage {
+			return nil, &InputError{Err: fmt.Errorf("--component %q: no image component of that name in %s (image components: %v)", n, d.Path, imageComponents(d))}
+		}
+		want[n] = true
+	}
+	for _, c := range d.Components {
+		if c.Kind == devfile.KindImage && (len(want) == 0 || want[c.Name]) {
+			p.Steps = append(p.Steps, plan.Step{ID: c.Name, Kind: plan.StepBuild, Component: c.Name})
+		}
+	}
+	rep := &Report{APIVersion: APIVersion, Kind: "BuildReport", Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
+	if len(p.Steps) == 0 {
+		return rep, &InputError{Err: fmt.Errorf("%s has no image components to build", d.Path)}
+	}
+	st, err := r.prepare(d, p, opts)
+	if st != nil {
+		rep.Warnings = st.warningStrings()
+	}
+	if err != nil {
+		return rep, err
+	}
+	return rep, r.execute(ctx, st, rep)
+}
+
+// Rendered is one apply step's manifests, fully resolved.
+type Rendered struct {
+	Step      string                       `json:"step"`
+	Component string                       `json:"component"`
+	Objects   []*unstructured.Unstructured `json:"objects"`
+}
+
+// Render resolves every apply step of p without building or touching the cluster. Images that
+// a step's build dependencies would produce are shown as their repository (tags are only known
+// after a build). Warnings list undefined variables.
+func (r *Runner) Render(d *devfile.Devfile, p *plan.Plan, opts Options) ([]Rendered, []string, error) {
+	st, err := r.prepare(d, p, opts)
+	var warnings []string
+	if st != nil {
+		warnings = st.warningStrings()
+	}
+	if err != nil {
+		return nil, warnings, err
+	}
+	var out []Rendered
+	for _, s := range p.Steps {
+		if s.Kind != plan.StepApply {
+			continue
+		}
+		objs, err := st.render(s, nil)
+		if err != nil {
+			return nil, warnings, &InputError{Err: err}
+		}
+		out = append(out, Rendered{Step: s.ID, Component: s.Component, Objects: objs})
+	}
+	return out, warnings, nil
+}
+
+// state is a prepared plan: everything resolved that can be before running.
+type state struct {
+	d        *devfile.Devfile
+	p        *plan.Plan
+	opts     Options
+	base     *vars.Resolver
+	builds   map[string]*buildStep // by step ID
+	hasApply bool
+	warn     *vars.Collector
+	labels   map[string]string
+}
+
+type buildStep struct {
+	step      plan.Step
+	imageName string // substituted imageName as written: the selector for manifests
+	req       build.Request
+	builder   build.Builder
+	why       string
+}
+
+func (s *state) warningStrings() []string {
+	var out []string
+	for _, w := range s.warn.Warnings() {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// devfileName is metadata.name, or the project directory's name.
+func devfileName(d *devfile.Devfile) string {
+	if d.Name != "" {
+		return d.Name
+	}
+	return filepath.Base(d.Dir)
+}
+
+// builtins are the outer-loop proposal's built-in variables that are known before running.
+func builtins(d *devfile.Devfile) map[string]string {
+	b := map[string]string{"COMPONENT_NAME": devfileName(d)}
+	var ports []int
+	for _, c := range d.Components {
+		if c.Container != nil {
+			for _, e := range c.Container.Endpoints {
+				ports = append(ports, e.TargetPort)
+			}
+		}
+	}
+	if len(ports) == 1 {
+		b["PORT"] = strconv.Itoa(ports[0])
+	}
+	return b
+}
+
+func (r *Runner) prepare(d *devfile.Devfile, p *plan.Plan, opts Options) (*state, error) {
+	layers := append([]vars.Layer{
+		{Source: "built-in", Values: builtins(d)},
+		{Source: "devfile", Values: d.Variables},
+	}, opts.Vars...)
+	st := &state{
+		d: d, p: p, opts: opts,
+		base:   vars.New(layers...),
+		builds: map[string]*buildStep{},
+		warn:   &vars.Collector{},
+		labels: map[string]string{
+			"app.kubernetes.io/managed-by": "devtool",
+			"app.kubernetes.io/name":       labelValue(devfileName(d)),
+		},
+	}
+	var errs []error
+	for _, s := range p.Steps {
+		comp, ok := d.Component(s.Component)
+		if !ok {
+			errs = append(errs, fmt.Errorf("step %q: component %q is not defined", s.ID, s.Component))
+			continue
+		}
+		switch s.Kind {
+		case plan.StepExec:
+			errs = append(errs, fmt.Errorf("command %q: exec commands in a deploy are not supported yet (odo runs them as a Kubernetes Job); remove it from the deploy command or run it separately", s.ID))
+		case plan.StepBuild:
+			bs, err := r.prepareBuild(st, s, comp)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("image component %q: %w", comp.Name, err))
+				continue
+			}
+			st.builds[s.ID] = bs
+		case plan.StepApply:
+			st.hasApply = true
+			if _, err := st.render(s, nil); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if opts.Strict {
+		if w := st.warn.Warnings(); len(w) > 0 {
+			errs = append(errs, &vars.UndefinedError{Warnings: w})
+		}
+	}
+	if len(errs) > 0 {
+		return st, &InputError{Err: errors.Join(errs...)}
+	}
+	return st, nil
+}
+
+func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component) (*buildStep, error) {
+	img := comp.Image
+	if img.Dockerfile == nil {
+		return nil, errors.New("only dockerfile image builds are supported")
+	}
+	res := st.base.With(vars.Layer{Source: "command attributes", Values: s.Attributes})
+	where := func(f string) string { return fmt.Sprintf("components[name=%s].image.%s", comp.Name, f) }
+	name := res.Substitute(img.ImageName, where("imageName"), st.warn)
+	if name == "" {
+		return nil, errors.New("imageName is empty")
+	}
+	repo, tag, _ := qualify(name, st.opts.ImageRegistry, devfileName(st.d))
+	if st.opts.Push && isRelativeImage(repo) {
+		return nil, fmt.Errorf("imageName %q has no registry to push to; set --image-registry (or DEVTOOL_IMAGE_REGISTRY) or use a full name such as quay.io/you/%s", name, repo)
+	}
+	if st.opts.Tag != "" {
+		tag = st.opts.Tag
+	}
+	uri := res.Substitute(img.Dockerfile.URI, where("dockerfile.uri"), st.warn)
+	bc := res.Substitute(img.Dockerfile.BuildContext, where("dockerfile.buildContext"), st.warn)
+	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
+	if err != nil {
+		return nil, err
+	}
+	var args []string
+	for _, a := range img.Dockerfile.Args {
+		args = append(args, res.Substitute(a, where("dockerfile.args"), st.warn))
+	}
+	req := build.Request{Name: comp.Name, ContextDir: ctxDir, Dockerfile: df, Args: args, Repository: repo, Tag: tag, Platforms: st.opts.Platforms, Push: st.opts.Push}
+	content, err := os.ReadFile(df)
+	if err != nil {
+		return nil, err
+	}
+	if r.Choose == nil {
+		return &buildStep{step: s, imageName: name, req: req}, nil
+	}
+	b, why, err := r.Choose(req, content)
+	if err != nil {
+		return nil, err
+	}
+	return &buildStep{step: s, imageName: name, req: req, builder: b, why: why}, nil
+}
+
+// render resolves one apply step's manifests. images maps build step IDs to their results; a
+// build without a result yet renders as its repository.
+func (st *state) render(s plan.Step, images map[string]build.Result) ([]*unstructured.Unstructured, error) {
+	comp, _ := st.d.Component(s.Component)
+	if comp.Manifest == nil {
+		return nil, fmt.Errorf("component %q has no manifest", comp.Name)
+	}
+	// Images this step may use: the builds it depends on (transitively).
+	pins := map[string]string{}
+	var refs []string
+	for _, id := range st.p.Ancestors(s.ID) {
+		bs, ok := st.builds[id]
+		if !ok {
+			continue
+		}
+		ref := bs.req.Repository
+		if bs.req.Tag != "" {
+			ref += ":" + bs.req.Tag
+		}
+		if res, ok := images[id]; ok {
+			ref = res.Ref()
+		}
+		pins[bs.imageName] = ref
+		if bs.req.Repository != bs.imageName {
+			pins[bs.req.Repository] = ref
+		}
+		refs = append(refs, ref)
+	}
+	scoped := map[string]string{}
+	if len(refs) == 1 {
+		scoped["CONTAINER_IMAGE"] = refs[0]
+	}
+	res := vars.New(vars.Layer{Source: "built-in", Values: scoped}).With(st.base.Layers()...).With(vars.Layer{Source: "command attributes", Values: s.Attributes})
+	kind := "kubernetes"
+	if comp.Kind == devfile.KindOpenShift {
+		kind = "openshift"
+	}
+	text := res.Substitute(comp.Manifest.YAML(), fmt.Sprintf("components[name=%s].%s", comp.Name, kind), st.warn)
+	source := comp.Manifest.Source
+	if source == "" {
+		source = fmt.Sprintf("%s: components[name=%s].%s.inlined", filepath.Base(st.d.Path), comp.Name, kind)
+	}
+	objs, err := deploy.Decode(text, source)
+	if err != nil {
+		return nil, fmt.Errorf("component %q: %w", comp.Name, err)
+	}
+	deploy.PinImages(objs, pins)
+	deploy.SetLabels(objs, st.labels)
+	return objs, nil
+}
+
+// renderAll renders every apply step, in plan order.
+func (st *state) renderAll(images map[string]build.Result) ([]*unstructured.Unstructured, error) {
+	var all []*unstructured.Unstructured
+	for _, s := range st.p.Steps {
+		if s.Kind != plan.StepApply {
+			continue
+		}
+		objs, err := st.render(s, images)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, objs...)
+	}
+	return all, nil
+}
+
+// execute runs the steps, each as soon as its dependencies succeeded; the first failure cancels
+// the others (errgroup), and steps not yet started are skipped.
+func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
+	g, gctx := errgroup.WithContext(ctx)
+	done := map[string]chan struct{}{}
+	for _, s := range st.p.Steps {
+		done[s.ID] = make(chan struct{})
+	}
+	var mu sync.Mutex
+	images := map[string]build.Result{}
+	for _, s := range st.p.Steps {
+		s := s
+		g.Go(func() error {
+			for _, dep := range s.DependsOn {
+				select {
+				case <-done[dep]:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			start := time.Now()
+			r.emit(event.Event{Type: event.StepStarted, Step: s.ID, Kind: string(s.Kind), Message: describe(st, s)})
+			err := func() error {
+				switch s.Kind {
+				case plan.StepBuild:
+					bs := st.builds[s.ID]
+					res, err := bs.builder.Build(gctx, bs.req, r.logWriter(s))
+					if err != nil {
+						return err
+					}
+					mu.Lock()
+					images[s.ID] = res
+					rep.Images = append(rep.Images, res)
+					mu.Unlock()
+					msg := fmt.Sprintf("built %s with %s", res.Ref(), res.Builder)
+					if res.Cached {
+						msg = fmt.Sprintf("cached %s: the registry already has this tag, build skipped", res.Ref())
+					}
+					r.emit(event.Event{Type: event.Info, Step: s.ID, Kind: string(s.Kind), Message: msg, Fields: map[string]string{"image": res.Ref(), "cached": strconv.FormatBool(res.Cached)}})
+				case plan.StepApply:
+					mu.Lock()
+					snapshot := make(map[string]build.Result, len(images))
+					for k, v := range images {
+						snapshot[k] = v
+					}
+					mu.Unlock()
+					objs, err := st.render(s, snapshot)
+					if err != nil {
+						return err
+					}
+					res, err := r.Deployer.Apply(gctx, deploy.Request{Objects: objs, Namespace: st.opts.Namespace, ForceConflicts: st.opts.ForceConflicts, DryRun: st.opts.DryRun})
+					mu.Lock()
+					rep.Objects = append(rep.Objects, res.Objects...)
+					mu.Unlock()
+					for _, o := range res.Objects {
+						r.emit(event.Event{Type: event.Info, Step: s.ID, Kind: string(s.Kind), Message: fmt.Sprintf("%s %s", objectName(o), o.Action), Fields: map[string]string{"action": string(o.Action)}})
+					}
+					if err != nil {
+						return err
+					}
+				}
+				return nil
+			}()
+			if err != nil {
+				if gctx.Err() != nil && errors.Is(err, context.Canceled) {
+					r.emit(event.Event{Type: event.StepFailed, Step: s.ID, Kind: string(s.Kind), Message: "cancelled"})
+				} else {
+					r.emit(event.Event{Type: event.StepFailed, Step: s.ID, Kind: string(s.Kind), Message: err.Error()})
+				}
+				return &StepError{Step: s.ID, Kind: s.Kind, Component: s.Component, Err: err}
+			}
+			r.emit(event.Event{Type: event.StepSucceeded, Step: s.ID, Kind: string(s.Kind), Message: fmt.Sprintf("done in %.1fs", time.Since(start).Seconds())})
+			close(done[s.ID])
+			return nil
+		})
+	}
+	err := g.Wait()
+	sort.SliceStable(rep.Images, func(i, j int) bool { return rep.Images[i].Name < rep.Images[j].Name })
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
+	return err
+}
+
+func describe(st *state, s plan.Step) string {
+	switch s.Kind {
+	case plan.StepBuild:
+		bs := st.builds[s.ID]
+		msg := fmt.Sprintf("building image component %q → %s", s.Component, bs.req.Repository)
+		if bs.why != "" {
+			msg += " (" + bs.why + ")"
+		}
+		return msg
+	case plan.StepApply:
+		return fmt.Sprintf("applying component %q", s.Component)
+	}
+	return string(s.Kind) + " " + s.Component
+}
+
+func objectName(o deploy.ObjectResult) string {
+	if o.Namespace != "" {
+		return fmt.Sprintf("%s %s/%s", o.Kind, o.Namespace, o.Name)
+	}
+	return fmt.Sprintf("%s %s", o.Kind, o.Name)
+}
+
+func imageComponents(d *devfile.Devfile) []string {
+	var out []string
+	for _, c := range d.Components {
+		if c.Kind == devfile.KindImage {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}
+
+func (r *Runner) emit(e event.Event) {
+	if r.Sink == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	r.Sink.Emit(e)
+}
+
+// logWriter returns a writer that turns a backend's raw output into Log events, one per line.
+func (r *Runner) logWriter(s plan.Step) io.Writer {
+	return event.LineWriter(func(line string) {
+		r.emit(event.Event{Type: event.Log, Step: s.ID, Kind: string(s.Kind), Message: line})
+	})
+}
