@@ -194,7 +194,7 @@ type Rendered struct {
 // a step's build dependencies would produce are shown as their repository (tags are only known
 // after a build). Warnings list undefined variables.
 func (r *Runner) Render(d *devfile.Devfile, p *plan.Plan, opts Options) ([]Rendered, []string, error) {
-	st, err := r.prepare(d, p, opts)
+	st, err := r.prepareMode(d, p, opts, false)
 	var warnings []string
 	if st != nil {
 		warnings = st.warningStrings()
@@ -270,6 +270,12 @@ func builtins(d *devfile.Devfile) map[string]string {
 }
 
 func (r *Runner) prepare(d *devfile.Devfile, p *plan.Plan, opts Options) (*state, error) {
+	return r.prepareMode(d, p, opts, true)
+}
+
+// prepareMode resolves the plan. With checkInputs false (render), build inputs (Dockerfile,
+// build context) are not required to exist: only names matter.
+func (r *Runner) prepareMode(d *devfile.Devfile, p *plan.Plan, opts Options, checkInputs bool) (*state, error) {
 	layers := append([]vars.Layer{
 		{Source: "built-in", Values: builtins(d)},
 		{Source: "devfile", Values: d.Variables},
@@ -295,7 +301,7 @@ func (r *Runner) prepare(d *devfile.Devfile, p *plan.Plan, opts Options) (*state
 		case plan.StepExec:
 			errs = append(errs, fmt.Errorf("command %q: exec commands in a deploy are not supported yet (odo runs them as a Kubernetes Job); remove it from the deploy command or run it separately", s.ID))
 		case plan.StepBuild:
-			bs, err := r.prepareBuild(st, s, comp)
+			bs, err := r.prepareBuild(st, s, comp, checkInputs)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("image component %q: %w", comp.Name, err))
 				continue
@@ -319,7 +325,7 @@ func (r *Runner) prepare(d *devfile.Devfile, p *plan.Plan, opts Options) (*state
 	return st, nil
 }
 
-func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component) (*buildStep, error) {
+func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component, checkInputs bool) (*buildStep, error) {
 	img := comp.Image
 	if img.Dockerfile == nil {
 		return nil, errors.New("only dockerfile image builds are supported")
@@ -339,15 +345,19 @@ func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component) (
 	}
 	uri := res.Substitute(img.Dockerfile.URI, where("dockerfile.uri"), st.warn)
 	bc := res.Substitute(img.Dockerfile.BuildContext, where("dockerfile.buildContext"), st.warn)
-	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
-	if err != nil {
-		return nil, err
-	}
 	var args []string
 	for _, a := range img.Dockerfile.Args {
 		args = append(args, res.Substitute(a, where("dockerfile.args"), st.warn))
 	}
-	req := build.Request{Name: comp.Name, ContextDir: ctxDir, Dockerfile: df, Args: args, Repository: repo, Tag: tag, Platforms: st.opts.Platforms, Push: st.opts.Push}
+	req := build.Request{Name: comp.Name, Args: args, Repository: repo, Tag: tag, Platforms: st.opts.Platforms, Push: st.opts.Push}
+	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
+	if !checkInputs {
+		return &buildStep{step: s, imageName: name, req: req}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	req.ContextDir, req.Dockerfile = ctxDir, df
 	content, err := os.ReadFile(df)
 	if err != nil {
 		return nil, err

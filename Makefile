@@ -1,0 +1,54 @@
+# devtool — the two set-up commands (README): `make demo` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+STATE ?= $(CURDIR)/.testenv
+REGISTRY ?= 127.0.0.1:5555
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+DEVTOOL := $(CURDIR)/bin/devtool
+TESTENV := $(CURDIR)/bin/testenv
+
+.PHONY: all build deps testenv-up testenv-down demo test test-short vet bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X github.com/devtool/devtool/pkg/cli.Version=$(VERSION)" -o $(DEVTOOL) ./cmd/devtool
+	$(GO) build -o $(TESTENV) ./test/testenv/cmd/testenv
+
+# Debian packages (buildah, busybox-static) and the test API server binary.
+deps:
+	test/testenv/install-deps.sh
+
+testenv-up: deps build
+	$(TESTENV) up -dir $(STATE) -registry $(REGISTRY)
+
+testenv-down:
+	@if [ -x $(TESTENV) ]; then $(TESTENV) down -dir $(STATE); fi
+
+# Deploy testdata/samples/hello to the local API server, twice: the second run is cached.
+demo: testenv-up
+	@echo "== devtool deploy (first run builds and pushes the image)"
+	$(DEVTOOL) deploy --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig --image-registry $(REGISTRY)/demo
+	@echo "== devtool deploy again (nothing changed: cached image, objects unchanged)"
+	$(DEVTOOL) deploy --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig --image-registry $(REGISTRY)/demo
+	@echo "== what is deployed"
+	$(TESTENV) show -dir $(STATE) -n devtool-demo
+	@echo "== stop the local environment with: make testenv-down"
+
+# All tests, unit and integration (real registry, buildah, kube-apiserver + etcd).
+test: deps
+	$(GO) vet ./...
+	DEVTOOL_REQUIRE_TESTENV=1 TESTAPISERVER_BIN=$(CURDIR)/test/testenv/bin/testapiserver $(GO) test -race -timeout 30m ./...
+
+# Unit tests only (no environment needed; integration tests skip).
+test-short:
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+bench: deps
+	DEVTOOL_REQUIRE_TESTENV=1 TESTAPISERVER_BIN=$(CURDIR)/test/testenv/bin/testapiserver $(GO) test -run '^$$' -bench . -benchtime 5x ./...
+
+clean: testenv-down
+	rm -rf bin $(STATE)

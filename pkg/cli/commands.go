@@ -1,0 +1,344 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"sigs.k8s.io/yaml"
+
+	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/run"
+)
+
+func newValidateCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Parse and validate the devfile and its commands",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			d, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := plan.Compile(d, plan.Options{})
+			if err != nil {
+				return err
+			}
+			doc := map[string]any{
+				"apiVersion": run.APIVersion, "kind": "ValidationReport", "valid": true,
+				"devfile": d.Path, "schemaVersion": d.SchemaVersion, "name": d.Name,
+				"components": len(d.Components), "commands": len(d.Commands), "deployCommand": p.Command,
+			}
+			if g.output != "text" {
+				return g.print(doc)
+			}
+			def := p.Command
+			if def == "" {
+				def = "none"
+			}
+			fmt.Fprintf(g.streams.Out, "%s is valid: schemaVersion %s, %d components, %d commands, deploy command: %s\n",
+				d.Path, d.SchemaVersion, len(d.Components), len(d.Commands), def)
+			return nil
+		},
+	}
+}
+
+func newPlanCommand(g *globals) *cobra.Command {
+	var command, format string
+	c := &cobra.Command{
+		Use:   "plan",
+		Short: "Show the steps the deploy command expands to",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			if format == "" {
+				format = g.output
+			}
+			d, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := plan.Compile(d, plan.Options{Command: command})
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "json", "yaml":
+				g.output = format
+				return g.print(struct {
+					APIVersion string `json:"apiVersion"`
+					Kind       string `json:"kind"`
+					*plan.Plan
+				}{run.APIVersion, "Plan", p})
+			case "text":
+				writePlanText(g.streams.Out, p)
+				return nil
+			}
+			return &UsageError{Err: fmt.Errorf("--format %q: must be text or json", format)}
+		},
+	}
+	c.Flags().StringVar(&command, "command", "", "command id to plan instead of the default deploy command")
+	c.Flags().StringVar(&format, "format", "", "text or json (default: the --output format)")
+	return c
+}
+
+func writePlanText(w io.Writer, p *plan.Plan) {
+	if p.Command != "" {
+		fmt.Fprintf(w, "command: %s\n", p.Command)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "# %s\n", n)
+	}
+	for i, s := range p.Steps {
+		line := fmt.Sprintf("%d. %-5s %s (component %s)", i+1, s.Kind, s.ID, s.Component)
+		if len(s.DependsOn) > 0 {
+			line += " after " + strings.Join(s.DependsOn, ", ")
+		}
+		fmt.Fprintln(w, line)
+	}
+	if len(p.Steps) == 0 {
+		fmt.Fprintln(w, "no steps")
+	}
+}
+
+func newRenderCommand(g *globals) *cobra.Command {
+	var command string
+	c := &cobra.Command{
+		Use:   "render",
+		Short: "Print the fully resolved manifests without touching the cluster",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			d, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := plan.Compile(d, plan.Options{Command: command})
+			if err != nil {
+				return err
+			}
+			layers, err := g.varLayers()
+			if err != nil {
+				return err
+			}
+			r := &run.Runner{}
+			rendered, warnings, err := r.Render(d, p, run.Options{Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry})
+			g.warn(warnings)
+			if err != nil {
+				return err
+			}
+			var objs []any
+			for _, rd := range rendered {
+				for _, o := range rd.Objects {
+					objs = append(objs, o.Object)
+				}
+			}
+			if g.output == "json" {
+				return g.print(map[string]any{"apiVersion": "v1", "kind": "List", "items": objs})
+			}
+			for i, o := range objs {
+				b, err := yaml.Marshal(o)
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					fmt.Fprintln(g.streams.Out, "---")
+				}
+				g.streams.Out.Write(b)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&command, "command", "", "command id to render instead of the default deploy command")
+	return c
+}
+
+// buildFlags are shared by build and deploy.
+type buildFlags struct {
+	builder   string
+	tag       string
+	platforms []string
+}
+
+func (b *buildFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&b.builder, "builder", "auto", "image builder: auto, native, buildah, podman or docker")
+	c.Flags().StringVar(&b.tag, "tag", "", "tag for built images (default: a digest of the build inputs, which lets unchanged images skip the build)")
+	c.Flags().StringArrayVar(&b.platforms, "platform", nil, "target platform, e.g. linux/amd64 (repeatable)")
+}
+
+func newBuildCommand(g *globals) *cobra.Command {
+	var bf buildFlags
+	var components []string
+	var push bool
+	c := &cobra.Command{
+		Use:   "build",
+		Short: "Build the devfile's image components (all, or those named with --component)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			choose, err := chooser(bf.builder, g)
+			if err != nil {
+				return err
+			}
+			d, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			layers, err := g.varLayers()
+			if err != nil {
+				return err
+			}
+			r := &run.Runner{Choose: choose, Sink: g.sink()}
+			rep, err := r.Build(cmd.Context(), d, components, run.Options{Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Push: push, Tag: bf.tag, Platforms: bf.platforms})
+			g.warn(rep.Warnings)
+			if perr := g.printReport(rep); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		},
+	}
+	bf.add(c)
+	c.Flags().StringArrayVar(&components, "component", nil, "image component to build (repeatable; default: all)")
+	c.Flags().BoolVar(&push, "push", false, "push the images to their registry")
+	return c
+}
+
+func newDeployCommand(g *globals) *cobra.Command {
+	var bf buildFlags
+	var command, dryRun string
+	var force bool
+	kube := genericclioptions.NewConfigFlags(true)
+	c := &cobra.Command{
+		Use:   "deploy",
+		Short: "Build the images and apply the manifests of the deploy command",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			mode := deploy.DryRun(dryRun)
+			switch mode {
+			case deploy.DryRunNone, deploy.DryRunClient, deploy.DryRunServer:
+			default:
+				return &UsageError{Err: fmt.Errorf("--dry-run %q: must be none, client or server", dryRun)}
+			}
+			choose, err := chooser(bf.builder, g)
+			if err != nil {
+				return err
+			}
+			d, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			p, err := plan.Compile(d, plan.Options{Command: command})
+			if err != nil {
+				return err
+			}
+			layers, err := g.varLayers()
+			if err != nil {
+				return err
+			}
+			ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+			if err != nil {
+				return fmt.Errorf("reading kubeconfig: %w", err)
+			}
+			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
+			if err != nil {
+				return err
+			}
+			r := &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}
+			rep, err := r.Deploy(cmd.Context(), d, p, run.Options{
+				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
+				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force,
+			})
+			if perr := g.printReport(rep); perr != nil && err == nil {
+				err = perr
+			}
+			return err
+		},
+	}
+	bf.add(c)
+	c.Flags().StringVar(&command, "command", "", "command id to run instead of the default deploy command")
+	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, client (check locally) or server (server-side dry run; images are still built and pushed)")
+	c.Flags().BoolVar(&force, "force-conflicts", false, "take ownership of fields other field managers own (server-side apply --force-conflicts)")
+	kube.AddFlags(c.Flags())
+	return c
+}
+
+func newVersionCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the devtool version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			if g.output != "text" {
+				return g.print(map[string]string{"apiVersion": run.APIVersion, "kind": "Version", "version": Version})
+			}
+			fmt.Fprintln(g.streams.Out, "devtool", Version)
+			return nil
+		},
+	}
+}
+
+// printReport writes a build/deploy report: JSON/YAML document, or in text mode one line per
+// image ref and per object.
+func (g *globals) printReport(rep *run.Report) error {
+	if rep == nil {
+		return nil
+	}
+	if g.output != "text" {
+		return g.print(rep)
+	}
+	for _, im := range rep.Images {
+		fmt.Fprintln(g.streams.Out, im.Ref())
+	}
+	for _, o := range rep.Objects {
+		name := strings.ToLower(o.Kind) + "/" + o.Name
+		if o.Namespace != "" {
+			name = o.Namespace + " " + name
+		}
+		fmt.Fprintf(g.streams.Out, "%s %s\n", name, o.Action)
+	}
+	return nil
+}
+
+func (g *globals) print(doc any) error {
+	switch g.output {
+	case "yaml":
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		_, err = g.streams.Out.Write(b)
+		return err
+	default:
+		enc := json.NewEncoder(g.streams.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+}
+
+func writeErrorJSON(w io.Writer, err error) {
+	code, exit := Classify(err)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(map[string]any{"apiVersion": run.APIVersion, "kind": "Error", "code": code, "exitCode": exit, "message": err.Error()})
+}
+

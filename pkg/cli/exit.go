@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/devfile"
+	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/run"
+	"github.com/devtool/devtool/pkg/vars"
+)
+
+// Exit codes (design.md §2).
+const (
+	ExitOK        = 0
+	ExitInternal  = 1
+	ExitInvalid   = 2
+	ExitBuild     = 3
+	ExitDeploy    = 4
+	ExitCancelled = 130
+)
+
+// Classify maps an error from Main to a stable machine-readable code (the "code" of the JSON
+// Error document) and the process exit code. nil is ("", 0).
+func Classify(err error) (code string, exit int) {
+	if err == nil {
+		return "", ExitOK
+	}
+	if errors.Is(err, context.Canceled) {
+		return "Cancelled", ExitCancelled
+	}
+	var (
+		usage     *UsageError
+		invalid   *devfile.ValidationError
+		planErr   *plan.Error
+		cycle     *plan.CycleError
+		undefined *vars.UndefinedError
+		input     *run.InputError
+		preflight *run.PreflightError
+		step      *run.StepError
+		dval      *deploy.ValidationError
+		exec      *build.ExecError
+	)
+	switch {
+	case errors.As(err, &usage):
+		return "Usage", ExitInvalid
+	case errors.As(err, &invalid):
+		return "InvalidDevfile", ExitInvalid
+	case errors.As(err, &cycle), errors.As(err, &planErr):
+		return "InvalidCommand", ExitInvalid
+	case errors.As(err, &undefined):
+		return "UndefinedVariable", ExitInvalid
+	case errors.As(err, &input):
+		return "InvalidInput", ExitInvalid
+	case errors.As(err, &preflight):
+		if errors.As(err, &dval) {
+			return "InvalidManifest", ExitDeploy
+		}
+		return "ClusterCheckFailed", ExitDeploy
+	case errors.As(err, &step):
+		if step.Kind == plan.StepBuild {
+			if errors.As(err, &exec) {
+				return "BuildFailed", ExitBuild
+			}
+			return "BuildFailed", ExitBuild
+		}
+		return "DeployFailed", ExitDeploy
+	}
+	return "Internal", ExitInternal
+}

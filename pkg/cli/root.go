@@ -1,0 +1,179 @@
+// Package cli is devtool's command-line surface: cobra commands, flag parsing, output
+// formatting, and the only place where concrete build and deploy backends are chosen. Commands
+// follow cli-runtime's Complete → Validate → Run shape; results go to stdout, progress to
+// stderr (design.md §2).
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/devtool/devtool/pkg/devfile"
+	"github.com/devtool/devtool/pkg/event"
+	"github.com/devtool/devtool/pkg/vars"
+)
+
+// Version is set at link time (-X github.com/devtool/devtool/pkg/cli.Version=…).
+var Version = "dev"
+
+// Streams are the process's standard streams.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// UsageError is a command-line mistake (unknown flag value, bad combination). Exit code 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// globals are the flags every command shares.
+type globals struct {
+	streams       Streams
+	devfile       string
+	vars          []string
+	varFile       string
+	output        string
+	progress      string
+	verbose       bool
+	strict        bool
+	imageRegistry string
+	getenv        func(string) (string, bool)
+}
+
+// NewRootCommand returns the devtool command tree. getenv is os.LookupEnv in production (tests
+// pass a map), so no command reads process state directly.
+func NewRootCommand(s Streams, getenv func(string) (string, bool)) *cobra.Command {
+	g := &globals{streams: s, getenv: getenv}
+	root := &cobra.Command{
+		Use:   "devtool",
+		Short: "Build and deploy devfile projects (the devfile outer loop)",
+		Long: `devtool builds the container images a devfile declares and deploys the application to
+Kubernetes with server-side apply, following the devfile's deploy command.
+
+Results go to stdout, progress to stderr. Exit codes: 0 ok, 1 internal error, 2 invalid
+devfile or usage, 3 build failed, 4 deploy failed, 130 cancelled.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.devfile, "devfile", ".", "devfile path, or the project directory that holds it")
+	pf.StringArrayVar(&g.vars, "var", nil, "set a devfile variable: KEY=VALUE, or KEY to read the environment (repeatable; wins over --var-file and the devfile)")
+	pf.StringVar(&g.varFile, "var-file", "", "file of KEY=VALUE lines setting devfile variables (wins over the devfile)")
+	pf.StringVarP(&g.output, "output", "o", "text", "result format: text, json or yaml")
+	pf.StringVar(&g.progress, "progress", "auto", "progress on stderr: auto, text or json (NDJSON events)")
+	pf.BoolVarP(&g.verbose, "verbose", "v", false, "show builder output and debug logs")
+	pf.BoolVar(&g.strict, "strict", false, "treat undefined {{variables}} as errors")
+	pf.StringVar(&g.imageRegistry, "image-registry", "", "registry for relative image names, e.g. 127.0.0.1:5000/me (env DEVTOOL_IMAGE_REGISTRY)")
+
+	root.AddCommand(
+		newValidateCommand(g),
+		newPlanCommand(g),
+		newRenderCommand(g),
+		newBuildCommand(g),
+		newDeployCommand(g),
+		newVersionCommand(g),
+	)
+	return root
+}
+
+// Main runs the command line args (without the program name) and returns the error to map to
+// an exit code with Classify. In -o json mode a failed command also writes an Error document to
+// stdout.
+func Main(ctx context.Context, args []string, s Streams, getenv func(string) (string, bool)) error {
+	root := NewRootCommand(s, getenv)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return nil
+	}
+	if cmd != nil && cmd.Flags().Lookup("output") != nil {
+		if o, _ := cmd.Flags().GetString("output"); o == "json" {
+			writeErrorJSON(s.Out, err)
+		}
+	}
+	return err
+}
+
+func (g *globals) validateCommon() error {
+	switch g.output {
+	case "text", "json", "yaml":
+	default:
+		return &UsageError{Err: fmt.Errorf("--output %q: must be text, json or yaml", g.output)}
+	}
+	switch g.progress {
+	case "auto", "text", "json":
+	default:
+		return &UsageError{Err: fmt.Errorf("--progress %q: must be auto, text or json", g.progress)}
+	}
+	if g.imageRegistry == "" {
+		if v, ok := g.getenv("DEVTOOL_IMAGE_REGISTRY"); ok {
+			g.imageRegistry = v
+		}
+	}
+	return nil
+}
+
+func (g *globals) logger() *slog.Logger {
+	if !g.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (g *globals) sink() event.Sink {
+	if g.progress == "json" {
+		return event.NewJSONSink(g.streams.Err)
+	}
+	return event.NewTextSink(g.streams.Err, g.verbose)
+}
+
+func (g *globals) load(ctx context.Context) (*devfile.Devfile, error) {
+	path := g.devfile
+	if !filepath.IsAbs(path) {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+	}
+	return devfile.Load(ctx, path, devfile.LoadOptions{Logger: g.logger()})
+}
+
+// varLayers returns the --var-file and --var layers, lowest first.
+func (g *globals) varLayers() ([]vars.Layer, error) {
+	var layers []vars.Layer
+	if g.varFile != "" {
+		m, err := vars.ParseFile(g.varFile)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		layers = append(layers, vars.Layer{Source: "--var-file " + g.varFile, Values: m})
+	}
+	if len(g.vars) > 0 {
+		m, err := vars.ParseFlags(g.vars, g.getenv)
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+		layers = append(layers, vars.Layer{Source: "--var", Values: m})
+	}
+	return layers, nil
+}
+
+func (g *globals) warn(msgs []string) {
+	for _, m := range msgs {
+		fmt.Fprintln(g.streams.Err, "warning: "+m)
+	}
+}
+
+// OSGetenv is os.LookupEnv, for cmd/devtool.
+func OSGetenv(k string) (string, bool) { return os.LookupEnv(k) }
+

@@ -1,0 +1,325 @@
+// Package e2e runs the devtool command in process against the real thing: a loopback OCI
+// registry, the busybox base image pushed to it, and a real kube-apiserver + etcd
+// (test/testenv). It checks the acceptance criteria of the deploy spine end to end.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/devtool/devtool/pkg/cli"
+	"github.com/devtool/devtool/pkg/run"
+	"github.com/devtool/devtool/test/testenv"
+)
+
+var (
+	deployments  = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	configmaps   = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	namespaces   = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	widgets      = schema.GroupVersionResource{Group: "example.devtool.dev", Version: "v1", Resource: "widgets"}
+	clusterroles = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+)
+
+type env struct {
+	kubeconfig string
+	registry   string
+	base       string
+	client     dynamic.Interface
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	srv := testenv.APIServerForTest(t)
+	host := testenv.StartRegistry(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base, err := testenv.PushBusybox(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{kubeconfig: srv.Kubeconfig, registry: host, base: base, client: dc}
+}
+
+func sample(t *testing.T, name string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "testdata", "samples", name)
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func devtool(t *testing.T, args ...string) (*run.Report, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	err := cli.Main(ctx, args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(string) (string, bool) { return "", false })
+	t.Logf("devtool %s\nstderr:\n%s", strings.Join(args, " "), errb.String())
+	var rep run.Report
+	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil && err == nil {
+		t.Fatalf("stdout is not a JSON report: %v\n%s", jerr, out.String())
+	}
+	return &rep, errb.String(), err
+}
+
+func (e *env) get(t *testing.T, gvr schema.GroupVersionResource, ns, name string) (*unstructured.Unstructured, error) {
+	t.Helper()
+	ctx := context.Background()
+	if ns == "" {
+		return e.client.Resource(gvr).Get(ctx, name, metav1.GetOptions{})
+	}
+	return e.client.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+// TestDeploySample is the README's demo as a test: the hello sample is built natively from its
+// Dockerfile, pushed to the loopback registry, and its Deployment runs the pushed image pinned
+// by digest; a second deploy rebuilds nothing and changes no object.
+func TestDeploySample(t *testing.T) {
+	e := setup(t)
+	dir := sample(t, "hello")
+	args := []string{"deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "--image-registry", e.registry + "/demo",
+		"--var", "BASE_IMAGE=" + e.base, "--var", "NAMESPACE=hello-e2e", "-o", "json"}
+
+	rep, _, err := devtool(t, args...)
+	if err != nil {
+		t.Fatalf("first deploy: %v", err)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].Cached || rep.Images[0].Builder != "native" {
+		t.Fatalf("first deploy images = %+v, want one native, uncached build", rep.Images)
+	}
+	ref := rep.Images[0].Ref()
+	if !regexp.MustCompile(`^` + regexp.QuoteMeta(e.registry) + `/demo/hello-hello:[0-9a-f]+@sha256:[0-9a-f]{64}$`).MatchString(ref) {
+		t.Errorf("image ref %q: want <registry>/demo/hello-hello:<input digest>@sha256:…", ref)
+	}
+	// The registry really has it, with that digest.
+	r, _ := name.ParseReference(ref)
+	desc, err := remote.Head(r)
+	if err != nil {
+		t.Fatalf("registry does not have %s: %v", ref, err)
+	}
+	if desc.Digest.String() != rep.Images[0].Digest {
+		t.Errorf("registry digest %s != reported %s", desc.Digest, rep.Images[0].Digest)
+	}
+	dep, err := e.get(t, deployments, "hello-e2e", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	containers, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if got := containers[0].(map[string]any)["image"]; got != ref {
+		t.Errorf("Deployment image = %v, want %s", got, ref)
+	}
+	if l := dep.GetLabels(); l["app.kubernetes.io/managed-by"] != "devtool" || l["app.kubernetes.io/name"] != "hello" {
+		t.Errorf("labels = %v", l)
+	}
+	for _, mf := range dep.GetManagedFields() {
+		if mf.Manager != "devtool" || mf.Operation != metav1.ManagedFieldsOperationApply {
+			t.Errorf("managed field entry %s/%s: want only server-side apply by devtool", mf.Manager, mf.Operation)
+		}
+	}
+	rvs := map[string]string{}
+	for _, o := range rep.Objects {
+		rvs[o.Kind+"/"+o.Name] = o.ResourceVersion
+		if o.Action != "created" {
+			t.Errorf("%s/%s: action %s, want created", o.Kind, o.Name, o.Action)
+		}
+	}
+	if len(rep.Objects) != 4 {
+		t.Errorf("objects = %+v, want Namespace, ConfigMap, Deployment, Service", rep.Objects)
+	}
+
+	rep2, _, err := devtool(t, args...)
+	if err != nil {
+		t.Fatalf("second deploy: %v", err)
+	}
+	if len(rep2.Images) != 1 || !rep2.Images[0].Cached || rep2.Images[0].Ref() != ref {
+		t.Errorf("second deploy images = %+v, want the same image, cached", rep2.Images)
+	}
+	for _, o := range rep2.Objects {
+		if o.Action != "unchanged" || o.ResourceVersion != rvs[o.Kind+"/"+o.Name] {
+			t.Errorf("second deploy changed %s/%s: action %s, resourceVersion %s → %s", o.Kind, o.Name, o.Action, rvs[o.Kind+"/"+o.Name], o.ResourceVersion)
+		}
+	}
+	dep2, err := e.get(t, deployments, "hello-e2e", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dep2.GetResourceVersion() != dep.GetResourceVersion() {
+		t.Errorf("Deployment resourceVersion changed: %s → %s", dep.GetResourceVersion(), dep2.GetResourceVersion())
+	}
+
+	// A change in the build context produces a new image and a configured Deployment.
+	if err := os.WriteFile(filepath.Join(dir, "www", "index.html"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep3, _, err := devtool(t, args...)
+	if err != nil {
+		t.Fatalf("third deploy: %v", err)
+	}
+	if rep3.Images[0].Cached || rep3.Images[0].Ref() == ref {
+		t.Errorf("after a source change: images = %+v, want a new build", rep3.Images)
+	}
+	for _, o := range rep3.Objects {
+		want := "unchanged"
+		if o.Kind == "Deployment" {
+			want = "configured"
+		}
+		if string(o.Action) != want {
+			t.Errorf("third deploy %s/%s: %s, want %s", o.Kind, o.Name, o.Action, want)
+		}
+	}
+}
+
+// TestDeployMultiObject applies a CRD with a custom resource of it, a cluster-scoped ClusterRole,
+// a Namespace and a ConfigMap in one deploy.
+func TestDeployMultiObject(t *testing.T) {
+	e := setup(t)
+	dir := sample(t, "multi")
+	rep, _, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Objects) != 5 {
+		t.Errorf("objects = %+v, want 5", rep.Objects)
+	}
+	w, err := e.get(t, widgets, "multi-demo", "first-widget")
+	if err != nil {
+		t.Fatalf("custom resource: %v", err)
+	}
+	if size, _, _ := unstructured.NestedInt64(w.Object, "spec", "size"); size != 3 {
+		t.Errorf("widget size = %d", size)
+	}
+	if _, err := e.get(t, clusterroles, "", "multi-widget-reader"); err != nil {
+		t.Errorf("cluster-scoped ClusterRole: %v", err)
+	}
+	if cr, err := e.get(t, clusterroles, "", "multi-widget-reader"); err == nil && cr.GetNamespace() != "" {
+		t.Errorf("ClusterRole got namespace %q", cr.GetNamespace())
+	}
+	rep2, _, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range rep2.Objects {
+		if o.Action != "unchanged" {
+			t.Errorf("re-apply %s/%s: %s, want unchanged", o.Kind, o.Name, o.Action)
+		}
+	}
+}
+
+// TestInvalidObjectChangesNothing: one invalid object among valid ones stops the deploy before
+// the image is built and before any object is created.
+func TestInvalidObjectChangesNothing(t *testing.T) {
+	e := setup(t)
+	dir := sample(t, "hello")
+	df := filepath.Join(dir, "devfile.yaml")
+	b, _ := os.ReadFile(df)
+	// A Service port out of range: schema-valid YAML, rejected by the API server's validation.
+	bad := strings.Replace(string(b), "ports: [{name: http, port: 80, targetPort: 8080}]", "ports: [{name: http, port: 99999, targetPort: 8080}]", 1)
+	if bad == string(b) {
+		t.Fatal("sample changed: cannot inject the invalid port")
+	}
+	if err := os.WriteFile(df, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "--image-registry", e.registry+"/demo",
+		"--var", "BASE_IMAGE="+e.base, "--var", "NAMESPACE=invalid-e2e", "-o", "json")
+	if err == nil {
+		t.Fatal("deploy with an invalid Service succeeded")
+	}
+	code, exit := cli.Classify(err)
+	if exit != cli.ExitDeploy || code != "InvalidManifest" {
+		t.Errorf("Classify = %s/%d, want InvalidManifest/%d", code, exit, cli.ExitDeploy)
+	}
+	if !strings.Contains(err.Error(), "Service") || !strings.Contains(err.Error(), "hello") {
+		t.Errorf("error does not name the Service: %v", err)
+	}
+	for _, o := range []struct {
+		gvr       schema.GroupVersionResource
+		ns, name  string
+	}{{namespaces, "", "invalid-e2e"}, {configmaps, "invalid-e2e", "hello-config"}, {deployments, "invalid-e2e", "hello"}} {
+		if _, err := e.get(t, o.gvr, o.ns, o.name); !apierrors.IsNotFound(err) {
+			t.Errorf("%s %s/%s exists after a failed preflight (err=%v)", o.gvr.Resource, o.ns, o.name, err)
+		}
+	}
+	if strings.Contains(stderr, "building image") {
+		t.Errorf("the build started although the preflight failed:\n%s", stderr)
+	}
+	if repo, _ := name.NewRepository(e.registry + "/demo/hello-hello"); repo.String() != "" {
+		if tags, err := remote.List(repo); err == nil && len(tags) > 0 {
+			t.Errorf("image was pushed although the preflight failed: %v", tags)
+		}
+	}
+}
+
+// TestUnreachableCluster fails before building, naming the server.
+func TestUnreachableCluster(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := sample(t, "hello")
+	_, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", kc, "--image-registry", host+"/demo", "-o", "json")
+	if err == nil {
+		t.Fatal("deploy to an unreachable cluster succeeded")
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("error does not name the server: %v", err)
+	}
+	if _, exit := cli.Classify(err); exit != cli.ExitDeploy {
+		t.Errorf("exit %d, want %d", exit, cli.ExitDeploy)
+	}
+	if strings.Contains(stderr, "building image") {
+		t.Errorf("build started before the cluster check:\n%s", stderr)
+	}
+}
+
+var _ = fmt.Sprint
