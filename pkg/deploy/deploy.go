@@ -26,6 +26,9 @@ type Request struct {
 	// Objects are the decoded manifests, in the order written. Apply orders them itself
 	// (Namespaces, then CRDs, then the rest).
 	Objects []*unstructured.Unstructured
+	// Sources optionally names where each object was written (a file, a devfile component),
+	// index for index with Objects; ObjectProblem.Source and ConflictError.Source show it.
+	Sources []string
 	// Namespace is the default namespace for namespaced objects that set none (kubectl -n).
 	Namespace string
 	// ForceConflicts takes ownership of fields owned by other field managers.

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func sampleDir(name string) string {
+	abs, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "samples", name))
+	return abs
+}
+
+// TestGolden pins the shape of devtool's JSON documents and text output.
+func TestGolden(t *testing.T) {
+	hello := sampleDir("hello")
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"plan-hello.json", []string{"plan", "--devfile", hello, "--format", "json"}},
+		{"plan-hello.txt", []string{"plan", "--devfile", hello}},
+		{"render-hello.yaml", []string{"render", "--devfile", hello, "--image-registry", "registry.example/me"}},
+		{"validate-hello.json", []string{"validate", "--devfile", hello, "-o", "json"}},
+		{"version.json", []string{"version", "-o", "json"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.golden, func(t *testing.T) {
+			stdout, stderr, err := runCLI(t, context.Background(), tc.args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			got := strings.ReplaceAll(stdout, hello, "$SAMPLE")
+			path := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./pkg/cli -run TestGolden -update)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("output differs from %s (-want +got):\n%s", path, diff)
+			}
+		})
+	}
+}
+
+func TestErrorsAndExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cycle := write("cycle.yaml", `schemaVersion: 2.2.0
+metadata: {name: c}
+commands:
+  - id: a
+    composite: {commands: [b]}
+  - id: b
+    composite: {commands: [a], group: {kind: deploy}}
+`)
+	undefined := write("undef.yaml", `schemaVersion: 2.2.0
+metadata: {name: u}
+components:
+  - name: m
+    kubernetes:
+      inlined: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "{{missing}}"}
+commands:
+  - id: d
+    apply: {component: m, group: {kind: deploy}}
+`)
+	tests := []struct {
+		name     string
+		args     []string
+		code     string
+		exit     int
+		contains []string
+	}{
+		{"cycle", []string{"validate", "--devfile", cycle}, "InvalidCommand", ExitInvalid, []string{"a → b → a"}},
+		{"bad output flag", []string{"validate", "--devfile", cycle, "-o", "xml"}, "Usage", ExitInvalid, []string{"--output"}},
+		{"undefined strict", []string{"render", "--devfile", undefined, "--strict"}, "UndefinedVariable", ExitInvalid, []string{`"missing"`, "components[name=m].kubernetes"}},
+		{"unknown command", []string{"plan", "--devfile", undefined, "--command", "nope"}, "InvalidCommand", ExitInvalid, []string{`"nope"`}},
+		{"missing devfile", []string{"validate", "--devfile", filepath.Join(dir, "absent")}, "", 0, []string{"absent"}},
+		{"bad var", []string{"render", "--devfile", undefined, "--var", "=x"}, "Usage", ExitInvalid, []string{"--var"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runCLI(t, context.Background(), tc.args...)
+			if err == nil {
+				t.Fatal("want error")
+			}
+			code, exit := Classify(err)
+			if tc.code != "" && (code != tc.code || exit != tc.exit) {
+				t.Errorf("Classify = %s/%d, want %s/%d (%v)", code, exit, tc.code, tc.exit, err)
+			}
+			for _, c := range tc.contains {
+				if !strings.Contains(err.Error(), c) {
+					t.Errorf("error %q does not contain %q", err, c)
+				}
+			}
+		})
+	}
+	// Undefined without --strict: a warning, not an error.
+	_, stderr, err := runCLI(t, context.Background(), "render", "--devfile", undefined)
+	if err != nil || !strings.Contains(stderr, `variable "missing" is not defined`) {
+		t.Errorf("render without --strict: err=%v stderr=%q", err, stderr)
+	}
+	// JSON error document on stdout.
+	stdout, _, _ := runCLI(t, context.Background(), "validate", "--devfile", cycle, "-o", "json")
+	if !strings.Contains(stdout, `"kind": "Error"`) || !strings.Contains(stdout, `"code": "InvalidCommand"`) {
+		t.Errorf("JSON error document: %s", stdout)
+	}
+}

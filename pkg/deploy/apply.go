@@ -1,0 +1,621 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"golang.org/x/sync/errgroup"
+)
+
+// Option configures an Applier (see New).
+type Option func(*Applier)
+
+// WithLogger makes the Applier log what it does (debug level: each request; info: nothing).
+// The default discards everything.
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Applier) {
+		if l != nil {
+			a.log = l
+		}
+	}
+}
+
+// WithCRDTimeout bounds how long Apply waits for a CustomResourceDefinition to become
+// Established before applying the rest (default 1 minute).
+func WithCRDTimeout(d time.Duration) Option {
+	return func(a *Applier) { a.crdTimeout = d }
+}
+
+// Applier validates and server-side-applies objects to the cluster a RESTClientGetter
+// (kubeconfig flags: --kubeconfig, --context, …) points at. It is safe for concurrent use.
+// The cluster clients are created on first use, so New succeeds without a reachable cluster.
+type Applier struct {
+	getter     genericclioptions.RESTClientGetter
+	log        *slog.Logger
+	crdTimeout time.Duration
+
+	mu sync.Mutex
+	cl *clients // nil until first successful use
+}
+
+// clients are the per-cluster clients, created once.
+type clients struct {
+	server string
+	dyn    dynamic.Interface
+	disco  discovery.DiscoveryInterface // uncached, for /version
+	mapper meta.ResettableRESTMapper    // deferred discovery, reset after CRDs are applied
+}
+
+// New returns an Applier for the cluster getter describes (usually
+// genericclioptions.NewConfigFlags, bound to the command's flags). It does not contact the
+// cluster; the first Validate or Apply does.
+func New(getter genericclioptions.RESTClientGetter, opts ...Option) (*Applier, error) {
+	if getter == nil {
+		return nil, errors.New("deploy.New: nil RESTClientGetter")
+	}
+	a := &Applier{getter: getter, log: slog.New(slog.NewTextHandler(io.Discard, nil)), crdTimeout: time.Minute}
+	for _, o := range opts {
+		o(a)
+	}
+	return a, nil
+}
+
+// clients returns the cluster clients, creating them on first use, after checking that the
+// API server answers GET /version. Errors are *ClusterError.
+func (a *Applier) clients(ctx context.Context) (*clients, error) {
+	a.mu.Lock()
+	cl := a.cl
+	a.mu.Unlock()
+	if cl == nil {
+		cfg, err := a.getter.ToRESTConfig()
+		if err != nil {
+			return nil, &ClusterError{Err: err}
+		}
+		cfg = rest.CopyConfig(cfg)
+		// client-go's default (5 QPS, burst 10) throttles a deploy of a few dozen objects.
+		if cfg.QPS == 0 {
+			cfg.QPS, cfg.Burst = 50, 100
+		}
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return nil, &ClusterError{Server: cfg.Host, Err: err}
+		}
+		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
+		if err != nil {
+			return nil, &ClusterError{Server: cfg.Host, Err: err}
+		}
+		cached, err := a.getter.ToDiscoveryClient()
+		if err != nil {
+			return nil, &ClusterError{Server: cfg.Host, Err: err}
+		}
+		cl = &clients{server: cfg.Host, dyn: dyn, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}
+		a.mu.Lock()
+		if a.cl == nil {
+			a.cl = cl
+		}
+		cl = a.cl
+		a.mu.Unlock()
+	}
+	// Every call checks reachability: a deploy runs minutes after a preflight and the error
+	// for a dead cluster must say so, not "unknown kind".
+	if _, err := cl.disco.RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &ClusterError{Server: cl.server, Err: err}
+	}
+	return cl, nil
+}
+
+// item is one object of a request, prepared for validation and apply.
+type item struct {
+	index   int
+	obj     *unstructured.Unstructured // deep copy with the effective namespace set
+	source  string
+	display string // "Kind apiVersion [ns/]name"
+	mapping *meta.RESTMapping
+	// pendingCRD: the kind is served by a CRD of the same request that the cluster does not
+	// have yet; mapped from the CRD object, so the object cannot be dry-run.
+	pendingCRD bool
+}
+
+// crdInfo is what Validate needs from a CustomResourceDefinition of the request.
+type crdInfo struct {
+	name       string
+	plural     string
+	namespaced bool
+	served     map[string]bool // version name → served
+}
+
+var (
+	gkNamespace = schema.GroupKind{Kind: "Namespace"}
+	gkCRD       = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+	gvrNS       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	gvrCRD      = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+)
+
+// Validate checks every object of req against the cluster and changes nothing. For each
+// object, in order:
+//
+//  1. kind, apiVersion and metadata.name are set;
+//  2. the RESTMapper knows the kind (else: unknown kind, probably a missing CRD). A custom
+//     resource whose CustomResourceDefinition is in the same request and not yet in the
+//     cluster is mapped from that CRD (group, served versions, scope);
+//  3. namespace scoping: a namespaced object without metadata.namespace gets req.Namespace
+//     ("default" if empty, as kubectl); a cluster-scoped object gets none (one written in
+//     the manifest is dropped, as the API server would);
+//  4. the object's namespace exists, or a Namespace object of the request creates it;
+//  5. a server-side dry-run apply (dryRun=All, field manager "devtool", req.ForceConflicts)
+//     is accepted: schema, defaulting, admission and field-manager conflicts.
+//
+// With req.DryRun == DryRunClient only steps 1–3 run (discovery requests only). Step 5 has two
+// documented limitations: a custom resource of a CRD created by the same request is not
+// dry-run (the API does not exist yet; only steps 1–3 check it), and an object in a
+// namespace the same request creates is dry-run in req.Namespace if that exists, else in
+// "default" (a dry run cannot create the namespace first), so namespace-specific admission
+// (quotas, policies) is not checked for it.
+//
+// All problems are collected and returned together as one *ValidationError (problems in
+// request order; errors.As finds a *ConflictError among them). An unreachable cluster or bad
+// credentials give a *ClusterError; a cancelled ctx gives ctx.Err().
+func (a *Applier) Validate(ctx context.Context, req Request) error {
+	_, _, err := a.validate(ctx, req)
+	return err
+}
+
+func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item, error) {
+	cl, err := a.clients(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	// problems[i] are the problems of req.Objects[i]; at most one per object.
+	problems := make([]*ObjectProblem, len(req.Objects))
+	problem := func(it *item, msg string, err error) {
+		problems[it.index] = &ObjectProblem{Object: it.display, Source: it.source, Message: msg, Err: err}
+	}
+	crds := map[schema.GroupKind]crdInfo{}
+	createdNS := map[string]bool{}
+	for _, o := range req.Objects {
+		gk := o.GroupVersionKind().GroupKind()
+		switch gk {
+		case gkNamespace:
+			createdNS[o.GetName()] = true
+		case gkCRD:
+			if gk2, info, ok := crdOf(o); ok {
+				crds[gk2] = info
+			}
+		}
+	}
+	defaultNS := req.Namespace
+	if defaultNS == "" {
+		defaultNS = metav1.NamespaceDefault
+	}
+
+	items := make([]*item, len(req.Objects))
+	bad := make([]bool, len(req.Objects))
+	for i, o := range req.Objects {
+		it := &item{index: i, obj: o.DeepCopy()}
+		if i < len(req.Sources) {
+			it.source = req.Sources[i]
+		}
+		items[i] = it
+		it.display = display(it.obj)
+		if msg := checkObject(it.obj); msg != "" {
+			problem(it, msg, nil)
+			bad[i] = true
+			continue
+		}
+		gvk := it.obj.GroupVersionKind()
+		if _, err := schema.ParseGroupVersion(it.obj.GetAPIVersion()); err != nil {
+			problem(it, fmt.Sprintf("invalid apiVersion %q: %v", it.obj.GetAPIVersion(), err), err)
+			bad[i] = true
+			continue
+		}
+		m, err := cl.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			if !meta.IsNoMatchError(err) {
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
+				problem(it, fmt.Sprintf("looking up the API for kind %s in %s: %v", gvk.Kind, it.obj.GetAPIVersion(), err), err)
+				bad[i] = true
+				continue
+			}
+			info, ok := crds[gvk.GroupKind()]
+			switch {
+			case ok && info.served[gvk.Version]:
+				scope := meta.RESTScopeRoot
+				if info.namespaced {
+					scope = meta.RESTScopeNamespace
+				}
+				m = &meta.RESTMapping{
+					Resource:         gvk.GroupVersion().WithResource(info.plural),
+					GroupVersionKind: gvk,
+					Scope:            scope,
+				}
+				it.pendingCRD = true
+			case ok:
+				problem(it, fmt.Sprintf("CustomResourceDefinition %s in this deploy does not serve version %s of kind %s", info.name, gvk.Version, gvk.Kind), err)
+				bad[i] = true
+				continue
+			default:
+				problem(it, fmt.Sprintf("unknown kind %s in apiVersion %s: the cluster does not serve it (is a CustomResourceDefinition missing? add it to the manifests or install it first)", gvk.Kind, it.obj.GetAPIVersion()), err)
+				bad[i] = true
+				continue
+			}
+		}
+		it.mapping = m
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if it.obj.GetNamespace() == "" {
+				it.obj.SetNamespace(defaultNS)
+			}
+		} else if ns := it.obj.GetNamespace(); ns != "" {
+			a.log.Debug("dropping metadata.namespace of a cluster-scoped object", "object", it.display, "namespace", ns)
+			it.obj.SetNamespace("")
+		}
+		it.display = display(it.obj)
+	}
+
+	if req.DryRun != DryRunClient {
+		// Which namespaces exist (needed even for the ones the request creates: a dry run in
+		// them works only if they already exist).
+		exists := map[string]bool{}
+		for i, it := range items {
+			if bad[i] || it.mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+				continue
+			}
+			ns := it.obj.GetNamespace()
+			if _, done := exists[ns]; done {
+				continue
+			}
+			ok, err := namespaceExists(ctx, cl, ns)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
+				return nil, nil, fmt.Errorf("checking namespace %q: %w", ns, err)
+			}
+			exists[ns] = ok
+		}
+		for i, it := range items {
+			if bad[i] || it.mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+				continue
+			}
+			if ns := it.obj.GetNamespace(); !exists[ns] && !createdNS[ns] {
+				problem(it, fmt.Sprintf("namespace %q does not exist: create it (for example with a Namespace object in the manifests) or deploy to another namespace with -n", ns), nil)
+				bad[i] = true
+			}
+		}
+
+		// Server-side dry runs, a few at a time.
+		dryProblems := make([]*ObjectProblem, len(items))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(4)
+		for i, it := range items {
+			if bad[i] || it.pendingCRD {
+				continue
+			}
+			g.Go(func() error {
+				obj := it.obj
+				if ns := obj.GetNamespace(); ns != "" && !exists[ns] {
+					// The namespace is created by this request: dry-run somewhere that exists.
+					obj = obj.DeepCopy()
+					fallback := metav1.NamespaceDefault
+					if exists[req.Namespace] {
+						fallback = req.Namespace
+					}
+					obj.SetNamespace(fallback)
+				}
+				if err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts, true, nil); err != nil {
+					if gctx.Err() != nil {
+						return gctx.Err()
+					}
+					p := a.problemFor(it, err)
+					dryProblems[i] = &p
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, nil, err
+		}
+		for i, p := range dryProblems {
+			if p != nil {
+				problems[i] = p
+			}
+		}
+	}
+	var all []ObjectProblem
+	for _, p := range problems {
+		if p != nil {
+			all = append(all, *p)
+		}
+	}
+	if len(all) > 0 {
+		return nil, nil, &ValidationError{Problems: all}
+	}
+	return cl, items, nil
+}
+
+// problemFor turns an apply/dry-run error into an ObjectProblem.
+func (a *Applier) problemFor(it *item, err error) ObjectProblem {
+	p := ObjectProblem{Object: it.display, Source: it.source, Err: err}
+	var conflict *ConflictError
+	var status apierrors.APIStatus
+	switch {
+	case errors.As(err, &conflict):
+		p.Message = conflict.conflictText() + "; rerun with --force-conflicts to take ownership of them"
+	case errors.As(err, &status):
+		p.Message = "rejected by the API server: " + status.Status().Message
+	default:
+		p.Message = err.Error()
+	}
+	return p
+}
+
+func namespaceExists(ctx context.Context, cl *clients, ns string) (bool, error) {
+	_, err := cl.dyn.Resource(gvrNS).Get(ctx, ns, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case apierrors.IsForbidden(err):
+		// Not allowed to read namespaces: let the dry run find out.
+		return true, nil
+	}
+	return false, err
+}
+
+// crdOf extracts the group/kind a CustomResourceDefinition object defines.
+func crdOf(o *unstructured.Unstructured) (schema.GroupKind, crdInfo, bool) {
+	group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+	plural, _, _ := unstructured.NestedString(o.Object, "spec", "names", "plural")
+	scope, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
+	versions, _, _ := unstructured.NestedSlice(o.Object, "spec", "versions")
+	if group == "" || kind == "" || plural == "" {
+		return schema.GroupKind{}, crdInfo{}, false
+	}
+	info := crdInfo{name: o.GetName(), plural: plural, namespaced: scope != "Cluster", served: map[string]bool{}}
+	for _, v := range versions {
+		vm, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := vm["name"].(string)
+		served, _ := vm["served"].(bool)
+		if name != "" && served {
+			info.served[name] = true
+		}
+	}
+	return schema.GroupKind{Group: group, Kind: kind}, info, true
+}
+
+// display names an object the way problems and errors show it: "Kind apiVersion [ns/]name".
+func display(o *unstructured.Unstructured) string {
+	name := o.GetName()
+	if ns := o.GetNamespace(); ns != "" {
+		name = ns + "/" + name
+	}
+	return fmt.Sprintf("%s %s %s", o.GetKind(), o.GetAPIVersion(), name)
+}
+
+// Apply validates req (see Validate: any problem anywhere → *ValidationError and nothing is
+// changed), then server-side-applies the objects with field manager "devtool" and
+// Force = req.ForceConflicts, in this order: Namespaces, CustomResourceDefinitions (then it
+// waits until each is Established and resets the RESTMapper), then everything else in the
+// order given.
+//
+// Each ObjectResult's Action is Created (the object did not exist), Unchanged (its
+// resourceVersion is the same before and after: the apply was a no-op) or Configured. With
+// req.DryRun == DryRunServer or DryRunClient nothing is applied after validation and every
+// Action is Validated.
+//
+// Errors: *ValidationError, *ClusterError, *ConflictError (a conflict that appeared after
+// validation), or an error naming the object; on an error after the first change, Result
+// lists the objects applied so far.
+func (a *Applier) Apply(ctx context.Context, req Request) (Result, error) {
+	cl, items, err := a.validate(ctx, req)
+	if err != nil {
+		return Result{}, err
+	}
+	ordered := applyOrder(items)
+	res := Result{Objects: make([]ObjectResult, 0, len(items))}
+	if req.DryRun == DryRunServer || req.DryRun == DryRunClient {
+		for _, it := range ordered {
+			res.Objects = append(res.Objects, objectResult(it.obj, Validated, ""))
+		}
+		return res, nil
+	}
+	var crds []*item
+	for i, it := range ordered {
+		if it.mapping.GroupVersionKind.GroupKind() != gkCRD && len(crds) > 0 {
+			if err := a.waitEstablished(ctx, cl, crds); err != nil {
+				return res, err
+			}
+			cl.mapper.Reset()
+			crds = nil
+		}
+		var r ObjectResult
+		if err := a.applyObject(ctx, cl, it, it.obj, req.ForceConflicts, false, &r); err != nil {
+			return res, err
+		}
+		res.Objects = append(res.Objects, r)
+		if it.mapping.GroupVersionKind.GroupKind() == gkCRD {
+			crds = append(crds, it)
+			if i == len(ordered)-1 {
+				if err := a.waitEstablished(ctx, cl, crds); err != nil {
+					return res, err
+				}
+				cl.mapper.Reset()
+			}
+		}
+	}
+	return res, nil
+}
+
+// applyOrder returns Namespaces, then CRDs, then the rest, each group in request order.
+func applyOrder(items []*item) []*item {
+	rank := func(it *item) int {
+		switch it.mapping.GroupVersionKind.GroupKind() {
+		case gkNamespace:
+			return 0
+		case gkCRD:
+			return 1
+		}
+		return 2
+	}
+	out := make([]*item, 0, len(items))
+	for r := 0; r < 3; r++ {
+		for _, it := range items {
+			if rank(it) == r {
+				out = append(out, it)
+			}
+		}
+	}
+	return out
+}
+
+func objectResult(o *unstructured.Unstructured, action Action, rv string) ObjectResult {
+	return ObjectResult{
+		APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(),
+		Action: action, ResourceVersion: rv,
+	}
+}
+
+// applyObject server-side-applies obj (it's object, or a copy in another namespace for a dry
+// run). When out is not nil it is filled with the result; for a real apply the object is
+// read first to tell created/configured/unchanged apart.
+func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *unstructured.Unstructured, force, dryRun bool, out *ObjectResult) error {
+	r := cl.dyn.Resource(it.mapping.Resource)
+	var ri dynamic.ResourceInterface = r
+	if it.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+		ri = r.Namespace(obj.GetNamespace())
+	}
+	before := ""
+	existed := false
+	if !dryRun {
+		cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		switch {
+		case err == nil:
+			existed, before = true, cur.GetResourceVersion()
+		case apierrors.IsNotFound(err):
+		default:
+			return fmt.Errorf("reading %s: %w", it.display, err)
+		}
+	}
+	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: force}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	start := time.Now()
+	got, err := ri.Apply(ctx, obj.GetName(), obj, opts)
+	if err != nil {
+		if c := conflictError(it, err); c != nil {
+			return c
+		}
+		if dryRun {
+			return err
+		}
+		return fmt.Errorf("applying %s: %w", it.display, err)
+	}
+	if out == nil {
+		a.log.Debug("dry-run apply", "object", it.display, "took", time.Since(start))
+		return nil
+	}
+	after := got.GetResourceVersion()
+	action := Configured
+	switch {
+	case !existed:
+		action = Created
+	case before == after:
+		action = Unchanged
+	}
+	a.log.Debug("applied", "object", it.display, "action", action, "resourceVersion", after, "took", time.Since(start))
+	*out = objectResult(it.obj, action, after)
+	return nil
+}
+
+// conflictManager extracts the manager from the API server's conflict cause message,
+// `conflict with "kubectl-edit" using apps/v1` (structured-merge-diff, k8s.io/apiserver
+// fieldmanager).
+var conflictManager = regexp.MustCompile(`conflict with "([^"]*)"`)
+
+// conflictError returns a *ConflictError when err is a server-side apply conflict, else nil.
+func conflictError(it *item, err error) *ConflictError {
+	var status apierrors.APIStatus
+	if !apierrors.IsConflict(err) || !errors.As(err, &status) {
+		return nil
+	}
+	st := status.Status()
+	c := &ConflictError{Object: it.display, Source: it.source, Err: err}
+	if st.Details != nil {
+		for _, cause := range st.Details.Causes {
+			if cause.Type != metav1.CauseTypeFieldManagerConflict {
+				continue
+			}
+			fc := FieldConflict{Field: cause.Field}
+			if m := conflictManager.FindStringSubmatch(cause.Message); m != nil {
+				fc.Manager = m[1]
+			}
+			c.Conflicts = append(c.Conflicts, fc)
+		}
+	}
+	if len(c.Conflicts) == 0 && (st.Details == nil || len(st.Details.Causes) == 0) {
+		// A 409 without field manager causes is an ordinary update conflict, not SSA.
+		return nil
+	}
+	return c
+}
+
+// waitEstablished polls the CRDs until their Established condition is True (apiextensions
+// v1), at most a.crdTimeout.
+func (a *Applier) waitEstablished(ctx context.Context, cl *clients, crds []*item) error {
+	ctx, cancel := context.WithTimeout(ctx, a.crdTimeout)
+	defer cancel()
+	for _, it := range crds {
+		for {
+			crd, err := cl.dyn.Resource(gvrCRD).Get(ctx, it.obj.GetName(), metav1.GetOptions{})
+			if err == nil && established(crd) {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				if err == nil {
+					err = ctx.Err()
+				}
+				return fmt.Errorf("waiting for CustomResourceDefinition %s to be established: %w", it.obj.GetName(), err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func established(crd *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+	for _, c := range conds {
+		cm, ok := c.(map[string]any)
+		if ok && cm["type"] == "Established" && cm["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
