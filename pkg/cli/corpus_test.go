@@ -12,11 +12,18 @@ import (
 	"time"
 )
 
-// corpusDir finds ../shared/corpus/dev beside the checkout (walking up from the package).
+// corpusDir is testdata/corpus/dev (a copy of ../shared/corpus/dev, kept in the repository so
+// the test runs on a clean checkout), or $DEVTOOL_CORPUS, or ../shared/corpus/dev beside the
+// checkout.
 func corpusDir(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("DEVTOOL_CORPUS"); d != "" {
 		return d
+	}
+	if abs, err := filepath.Abs(filepath.Join("..", "..", "testdata", "corpus", "dev")); err == nil {
+		if st, err := os.Stat(abs); err == nil && st.IsDir() {
+			return abs
+		}
 	}
 	dir, _ := os.Getwd()
 	for i := 0; i < 6; i++ {

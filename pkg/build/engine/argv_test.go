@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/devtool/devtool/pkg/build"
+)
+
+func TestBuildArgv(t *testing.T) {
+	t.Setenv("FROM_ENV", "secret")
+	t.Setenv(EnvBuildArgs, "")
+	t.Setenv(EnvBuildahIsolation, "") // set, even empty: buildah's own variable wins
+	req := build.Request{
+		Name:       "backend",
+		ContextDir: "/src/ctx",
+		Dockerfile: "/src/Dockerfile",
+		Args:       []string{"A=1", "FROM_ENV", "UNSET_ARG_FOR_TEST", "B=x=y"},
+		Repository: "127.0.0.1:5000/app",
+		Platforms:  []string{"linux/arm64"},
+	}
+	tests := []struct {
+		name   string
+		kind   Kind
+		opts   []Option
+		tlsOff bool
+		want   string
+	}{
+		{
+			name: "buildah", kind: Buildah, opts: []Option{WithIsolation("chroot")}, tlsOff: true,
+			want: "buildah build --isolation chroot --tls-verify=false -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
+				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 /src/ctx",
+		},
+		{
+			name: "buildah with global and build flags", kind: Buildah,
+			opts: []Option{
+				WithIsolation("oci"),
+				WithGlobalFlags("--root", "/r", "--storage-driver", "vfs"),
+				WithBuildFlags("--layers", "--network=host"),
+			},
+			want: "buildah --root /r --storage-driver vfs build --isolation oci -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
+				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 --layers --network=host /src/ctx",
+		},
+		{
+			name: "podman", kind: Podman, tlsOff: true,
+			want: "podman build --tls-verify=false -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
+				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 /src/ctx",
+		},
+		{
+			name: "docker ignores isolation and tls", kind: Docker, opts: []Option{WithIsolation("chroot")}, tlsOff: true,
+			want: "docker build -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
+				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 /src/ctx",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := New(tc.kind, tc.opts...).(*engine)
+			got := strings.Join(e.buildArgv(string(tc.kind), req, req.Repository+":t", tc.tlsOff), " ")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("build argv (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Run("buildah isolates with chroot", func(t *testing.T) {
+		t.Setenv(EnvBuildArgs, "")
+		unsetenv(t, EnvBuildahIsolation)
+		if got := New(Buildah).(*engine).cfg.isolation; got != "chroot" {
+			t.Errorf("isolation = %q, want chroot", got)
+		}
+		if got := New(Podman).(*engine).cfg.isolation; got != "" {
+			t.Errorf("podman isolation = %q, want the engine's default", got)
+		}
+	})
+	t.Run("BUILDAH_ISOLATION wins", func(t *testing.T) {
+		t.Setenv(EnvBuildahIsolation, "oci")
+		if got := New(Buildah).(*engine).cfg.isolation; got != "" {
+			t.Errorf("isolation = %q, want none passed", got)
+		}
+	})
+	t.Run("odo variables", func(t *testing.T) {
+		t.Setenv(EnvPodmanCmd, "/opt/podman")
+		t.Setenv(EnvDockerCmd, "nerdctl")
+		t.Setenv(EnvBuildArgs, "--layers; --network=host;;")
+		p := New(Podman).(*engine)
+		if p.cfg.binary != "/opt/podman" || New(Docker).(*engine).cfg.binary != "nerdctl" || New(Buildah).(*engine).cfg.binary != "buildah" {
+			t.Errorf("binaries = %q, %q, %q", p.cfg.binary, New(Docker).(*engine).cfg.binary, New(Buildah).(*engine).cfg.binary)
+		}
+		if diff := cmp.Diff([]string{"--layers", "--network=host"}, p.cfg.buildFlags); diff != "" {
+			t.Errorf("build flags (-want +got):\n%s", diff)
+		}
+		if got := New(Podman, WithBuildFlags()).(*engine).cfg.buildFlags; len(got) != 0 {
+			t.Errorf("WithBuildFlags() left %v, want it to replace ODO_IMAGE_BUILD_ARGS", got)
+		}
+	})
+}
+
+func TestPushArgv(t *testing.T) {
+	t.Setenv(build.EnvInsecureRegistries, "registry.lan")
+	tests := []struct {
+		kind Kind
+		ref  string
+		want string
+	}{
+		{Buildah, "127.0.0.1:5000/app:t", "buildah --root /r push --digestfile /d --tls-verify=false 127.0.0.1:5000/app:t docker://127.0.0.1:5000/app:t"},
+		{Buildah, "registry.lan/app:t", "buildah --root /r push --digestfile /d --tls-verify=false registry.lan/app:t docker://registry.lan/app:t"},
+		{Podman, "quay.io/me/app:t", "podman --root /r push --digestfile /d quay.io/me/app:t docker://quay.io/me/app:t"},
+		{Docker, "quay.io/me/app:t", "docker --root /r push quay.io/me/app:t"},
+	}
+	for _, tc := range tests {
+		e := New(tc.kind, WithGlobalFlags("--root", "/r")).(*engine)
+		if got := strings.Join(e.pushArgv(string(tc.kind), tc.ref, "/d"), " "); got != tc.want {
+			t.Errorf("%s push %s:\n got %s\nwant %s", tc.kind, tc.ref, got, tc.want)
+		}
+	}
+}
+
+func TestInsecurePulls(t *testing.T) {
+	t.Setenv(build.EnvInsecureRegistries, "registry.lan")
+	t.Setenv("BASE_FROM_ENV", "127.0.0.1:5000/base")
+	tests := []struct {
+		name       string
+		dockerfile string
+		args       []string
+		want       bool
+	}{
+		{"loopback base", "FROM 127.0.0.1:5000/base/busybox:latest\nRUN true\n", nil, true},
+		{"localhost with platform flag and stage", "FROM --platform=linux/amd64 localhost:5000/bbb AS build\nFROM build\nCOPY --from=build /x /x\n", nil, true},
+		{"listed insecure host", "from registry.lan/bbb\n", nil, true},
+		{"public base", "FROM golang:1.22\n", nil, false},
+		{"mixed keeps TLS", "FROM 127.0.0.1:5000/bbb AS one\nFROM quay.io/x/y\nCOPY --from=one /a /a\n", nil, false},
+		{"COPY --from a public image", "FROM 127.0.0.1:5000/bbb\nCOPY --from=docker.io/library/alpine /x /x\n", nil, false},
+		{"COPY --from a stage index", "FROM 127.0.0.1:5000/bbb\nFROM 127.0.0.1:5000/ccc\nCOPY --from=0 /x /x\n", nil, true},
+		{"scratch only pulls nothing", "FROM scratch\nCOPY . /\n", nil, false},
+		{"ARG default", "ARG BASE=127.0.0.1:5000/bbb\nFROM ${BASE}:latest\n", nil, true},
+		{"ARG overridden by build arg", "ARG BASE=127.0.0.1:5000/bbb\nFROM $BASE\n", []string{"BASE=quay.io/bbb"}, false},
+		{"ARG from environment", "ARG BASE_FROM_ENV\nFROM $BASE_FROM_ENV\n", []string{"BASE_FROM_ENV"}, true},
+		{"ARG with :- default", "ARG TAG\nFROM 127.0.0.1:5000/bbb:${TAG:-latest}\n", nil, true},
+		{"undeclared ARG", "FROM $NOPE\n", nil, false},
+		{"continuation and comments", "# comment\nFROM \\\n  127.0.0.1:5000/bbb \\\n  AS x\n# FROM quay.io/yyy\n", nil, true},
+		{"escape directive", "# escape=`\nFROM `\n 127.0.0.1:5000/bbb\n", nil, true},
+		{"scratch stage name not an image", "FROM scratch AS base\nFROM base\n", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := insecurePulls([]byte(tc.dockerfile), tc.args); got != tc.want {
+				t.Errorf("insecurePulls = %v, want %v for\n%s", got, tc.want, tc.dockerfile)
+			}
+		})
+	}
+}
+
+func TestTailWriter(t *testing.T) {
+	tw := &tailWriter{max: 3}
+	for _, chunk := range []string{"one\ntw", "o\nthree\r\n", "progress 10%\rprogress 100%\n", "four\nfive (no newline)"} {
+		if n, err := tw.Write([]byte(chunk)); n != len(chunk) || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	if got, want := tw.String(), "progress 100%\nfour\nfive (no newline)"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	long := &tailWriter{max: 2}
+	long.Write([]byte(strings.Repeat("x", 3*maxLineBytes) + "\nend\n"))
+	if got := long.String(); len(got) != maxLineBytes+len("\nend") {
+		t.Errorf("long line kept %d bytes, want it capped at %d", len(got), maxLineBytes)
+	}
+}
+
+// unsetenv unsets key for the test and restores it afterwards.
+func unsetenv(t *testing.T, key string) {
+	t.Helper()
+	t.Setenv(key, "") // registers the restore
+	if err := os.Unsetenv(key); err != nil {
+		t.Fatal(err)
+	}
+}

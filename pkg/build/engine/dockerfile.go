@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// insecurePulls reports whether buildah/podman should build with --tls-verify=false: the
+// Dockerfile pulls at least one image (FROM, COPY --from) and every image it pulls is on a
+// registry for which build.InsecureRegistry holds (loopback, DEVTOOL_INSECURE_REGISTRIES).
+// --tls-verify=false applies to every pull of the build, so a Dockerfile that also pulls from
+// a secure registry (or names a base image devtool cannot resolve) keeps TLS verification on;
+// such a setup needs the registry marked insecure in registries.conf instead.
+//
+// args are the Request's build arguments, which override the defaults of ARGs declared before
+// the first FROM, as in docker.
+func insecurePulls(dockerfile []byte, args []string) bool {
+	vars := map[string]string{}
+	override := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k)
+		}
+		if ok {
+			override[k] = v
+		}
+	}
+	stages := map[string]bool{}
+	var images []string
+	unresolved := false
+	seenFrom := false
+	for _, ins := range instructions(dockerfile) {
+		fields := strings.Fields(ins)
+		if len(fields) == 0 {
+			continue
+		}
+		switch strings.ToUpper(fields[0]) {
+		case "ARG":
+			if seenFrom {
+				continue
+			}
+			for _, decl := range fields[1:] {
+				k, v, _ := strings.Cut(decl, "=")
+				if ov, ok := override[k]; ok {
+					v = ov
+				}
+				vars[k] = strings.Trim(v, `"'`)
+			}
+		case "FROM":
+			seenFrom = true
+			rest := nonFlags(fields[1:])
+			if len(rest) == 0 {
+				continue
+			}
+			img, ok := expand(rest[0], vars)
+			if !ok {
+				unresolved = true
+				continue
+			}
+			if lower := strings.ToLower(img); lower != "scratch" && !stages[lower] {
+				images = append(images, img)
+			}
+			if len(rest) >= 3 && strings.EqualFold(rest[1], "AS") {
+				stages[strings.ToLower(rest[2])] = true
+			}
+		case "COPY", "ADD":
+			for _, f := range fields[1:] {
+				from, ok := strings.CutPrefix(f, "--from=")
+				if !ok {
+					continue
+				}
+				if _, err := strconv.Atoi(from); err == nil || stages[strings.ToLower(from)] {
+					continue
+				}
+				if strings.Contains(from, "$") {
+					unresolved = true
+					continue
+				}
+				images = append(images, from)
+			}
+		}
+	}
+	if unresolved || len(images) == 0 {
+		return false
+	}
+	for _, img := range images {
+		r, err := name.ParseReference(img)
+		if err != nil || !build.InsecureRegistry(r.Context().RegistryStr()) {
+			return false
+		}
+	}
+	return true
+}
+
+// instructions splits a Dockerfile into instructions: comments and blank lines dropped,
+// continuation lines (ending in the escape character, "\" or the one set by a
+// "# escape=`" parser directive) joined. Heredoc bodies are not understood; they cannot hold
+// FROM or COPY --from at the start of a line in practice.
+func instructions(dockerfile []byte) []string {
+	escape := `\`
+	var out []string
+	var cur strings.Builder
+	directives := true
+	sc := bufio.NewScanner(bytes.NewReader(dockerfile))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if directives {
+			if d, ok := strings.CutPrefix(line, "#"); ok {
+				k, v, found := strings.Cut(d, "=")
+				if found && strings.EqualFold(strings.TrimSpace(k), "escape") {
+					if v = strings.TrimSpace(v); v != "" {
+						escape = v
+					}
+				}
+				continue
+			}
+			directives = false
+		}
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasSuffix(line, escape) {
+			cur.WriteString(strings.TrimSuffix(line, escape))
+			cur.WriteByte(' ')
+			continue
+		}
+		cur.WriteString(line)
+		out = append(out, cur.String())
+		cur.Reset()
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+func nonFlags(fields []string) []string {
+	for i, f := range fields {
+		if !strings.HasPrefix(f, "--") {
+			return fields[i:]
+		}
+	}
+	return nil
+}
+
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:[-+][^}]*)?\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+
+// expand substitutes $VAR, ${VAR}, ${VAR:-default} and ${VAR:+alt} from vars. ok is false when
+// a variable without a default is not declared (the image cannot be known).
+func expand(s string, vars map[string]string) (string, bool) {
+	ok := true
+	out := varRef.ReplaceAllStringFunc(s, func(m string) string {
+		sub := varRef.FindStringSubmatch(m)
+		k, mod := sub[1], sub[2]
+		if k == "" {
+			k = sub[3]
+		}
+		v, set := vars[k]
+		switch {
+		case strings.HasPrefix(mod, ":-"):
+			if !set || v == "" {
+				return mod[2:]
+			}
+			return v
+		case strings.HasPrefix(mod, ":+"):
+			if set && v != "" {
+				return mod[2:]
+			}
+			return ""
+		}
+		if !set {
+			ok = false
+		}
+		return v
+	})
+	return out, ok
+}

@@ -1,0 +1,362 @@
+// Package engine builds images with a container engine's CLI — buildah, podman or docker —
+// run through exec.CommandContext with an argv (never a shell). These backends handle every
+// Dockerfile, including RUN; design.md §4 picks them when the native builder cannot.
+//
+// What runs (argv; global flags from WithGlobalFlags go right after the program):
+//
+//	buildah build --isolation chroot [--tls-verify=false] -f DOCKERFILE -t REPO:TAG
+//	        [--build-arg K=V | --build-arg K]… [--platform P] [build flags…] CONTEXT
+//	buildah push --digestfile TMP [--tls-verify=false] REPO:TAG docker://REPO:TAG
+//	podman  build [--isolation I] [--tls-verify=false] -f … -t … … CONTEXT
+//	podman  push --digestfile TMP [--tls-verify=false] REPO:TAG docker://REPO:TAG
+//	docker  build -f … -t … [--build-arg …]… [--platform P] [build flags…] CONTEXT
+//	docker  push REPO:TAG        (digest from its output, else docker image inspect)
+//
+// Machine-specific engine settings belong in the engines' own configuration, which they read
+// from the environment devtool passes through: CONTAINERS_CONF (podman's OCI runtime, e.g.
+// runtime = "runc" where crun cannot run on a cgroup v1/v2 hybrid host), CONTAINERS_STORAGE_CONF
+// (storage driver and root), CONTAINERS_REGISTRIES_CONF (mirrors, insecure registries),
+// BUILDAH_ISOLATION, DOCKER_HOST. Options cover the rest when embedding.
+//
+// For migration from odo, PODMAN_CMD and DOCKER_CMD name the podman and docker programs, and
+// ODO_IMAGE_BUILD_ARGS (semicolon-separated) adds flags to every build command.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Kind names a container engine; it is also the builder's Name ("--builder buildah").
+type Kind string
+
+// The supported engines.
+const (
+	Podman  Kind = "podman"
+	Docker  Kind = "docker"
+	Buildah Kind = "buildah"
+)
+
+// Environment variables the engine backends read when New is called.
+const (
+	// EnvPodmanCmd and EnvDockerCmd name the podman and docker programs (odo's variables).
+	EnvPodmanCmd = "PODMAN_CMD"
+	EnvDockerCmd = "DOCKER_CMD"
+	// EnvBuildArgs holds extra build flags, separated by ";" (odo's ODO_IMAGE_BUILD_ARGS),
+	// e.g. "--layers;--network=host".
+	EnvBuildArgs = "ODO_IMAGE_BUILD_ARGS"
+	// EnvBuildahIsolation is buildah's own variable; when set, devtool does not pass
+	// --isolation and buildah (and podman) use its value.
+	EnvBuildahIsolation = "BUILDAH_ISOLATION"
+)
+
+// outputLines is how many trailing lines of engine output an ExecError keeps.
+const outputLines = 20
+
+// stopGrace is how long a cancelled engine gets between SIGINT and SIGKILL.
+const stopGrace = 10 * time.Second
+
+// Option configures an engine builder at construction.
+type Option func(*config)
+
+type config struct {
+	binary      string
+	globalFlags []string
+	buildFlags  []string
+	isolation   string
+}
+
+// WithBinary sets the program to run (a name looked up on PATH, or a path). Default: the
+// Kind's name, or PODMAN_CMD / DOCKER_CMD when set.
+func WithBinary(program string) Option { return func(c *config) { c.binary = program } }
+
+// WithGlobalFlags adds flags placed before the subcommand of every engine invocation, e.g.
+// buildah's "--root", dir, "--runroot", dir, "--storage-driver", "vfs", or docker's "--host".
+func WithGlobalFlags(flags ...string) Option {
+	return func(c *config) { c.globalFlags = append(c.globalFlags, flags...) }
+}
+
+// WithBuildFlags adds flags to the build command, placed just before the context directory
+// (e.g. "--layers", "--network=host"). They replace ODO_IMAGE_BUILD_ARGS.
+func WithBuildFlags(flags ...string) Option {
+	return func(c *config) { c.buildFlags = append([]string(nil), flags...) }
+}
+
+// WithIsolation sets buildah's and podman's --isolation ("chroot", "oci", "rootless");
+// "" passes none, leaving the engine's default (BUILDAH_ISOLATION, containers.conf). Ignored
+// for docker.
+//
+// Default for buildah: "chroot" — no OCI runtime and no cgroups needed, so it works in CI
+// containers and on hosts where buildah's default runtime (crun) fails (crun 1.8 refuses
+// cgroup v1/v2 hybrid hosts); RUN steps share the host's network. It is what buildah's own
+// container images set. BUILDAH_ISOLATION in the environment disables the default. For
+// podman the default is "" (podman's own choice).
+func WithIsolation(isolation string) Option { return func(c *config) { c.isolation = isolation } }
+
+// New returns the Builder for engine k. Its Name is string(k). Settings come from opts, with
+// defaults from the environment at the time of the call (see the package doc).
+//
+// Build runs the engine's build (and, with Request.Push, push) command, streaming the engine's
+// stdout and stderr to the log writer. Result.Digest is the pushed manifest digest; without
+// Push it is empty (a local image ID is not a registry digest). Errors: the engine program
+// missing (the message says how to install it), more than one platform (engines build one
+// platform per run here), or *build.ExecError when the engine fails.
+func New(k Kind, opts ...Option) build.Builder {
+	c := config{binary: defaultBinary(k)}
+	for _, f := range strings.Split(os.Getenv(EnvBuildArgs), ";") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.buildFlags = append(c.buildFlags, f)
+		}
+	}
+	if k == Buildah {
+		if _, set := os.LookupEnv(EnvBuildahIsolation); !set {
+			c.isolation = "chroot"
+		}
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return &engine{kind: k, cfg: c}
+}
+
+func defaultBinary(k Kind) string {
+	switch k {
+	case Podman:
+		if p := os.Getenv(EnvPodmanCmd); p != "" {
+			return p
+		}
+	case Docker:
+		if p := os.Getenv(EnvDockerCmd); p != "" {
+			return p
+		}
+	}
+	return string(k)
+}
+
+// Available reports whether engine k can build here: its program is on PATH (PODMAN_CMD /
+// DOCKER_CMD honoured), and for docker also that the daemon answers `docker version` within
+// 3 seconds (a docker CLI without a daemon is common). podman and buildah need no daemon.
+func Available(k Kind) bool {
+	bin := defaultBinary(k)
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return false
+	}
+	if k != Docker {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "version", "--format", "{{.Server.Version}}")
+	cmd.WaitDelay = time.Second
+	return cmd.Run() == nil
+}
+
+type engine struct {
+	kind Kind
+	cfg  config
+}
+
+func (e *engine) Name() string { return string(e.kind) }
+
+func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (build.Result, error) {
+	if log == nil {
+		log = io.Discard
+	}
+	bin, err := exec.LookPath(e.cfg.binary)
+	if err != nil {
+		return build.Result{}, fmt.Errorf("image %q: the %s builder runs %q, which is not installed or not on PATH (%s, or choose another --builder): %w",
+			req.Name, e.kind, e.cfg.binary, installHint(e.kind), err)
+	}
+	if len(req.Platforms) > 1 {
+		return build.Result{}, fmt.Errorf("image %q: the %s builder builds one platform per run, got %d (%s); pass a single --platform",
+			req.Name, e.kind, len(req.Platforms), strings.Join(req.Platforms, ", "))
+	}
+	if req.Tag == "" {
+		req.Tag = "latest"
+	}
+	ref := req.Repository + ":" + req.Tag
+	dockerfile, err := os.ReadFile(req.Dockerfile)
+	if err != nil {
+		return build.Result{}, fmt.Errorf("image %q: reading the Dockerfile: %w", req.Name, err)
+	}
+	tlsOff := insecurePulls(dockerfile, req.Args)
+	if _, err := e.run(ctx, req.Name, e.buildArgv(bin, req, ref, tlsOff), log); err != nil {
+		return build.Result{}, err
+	}
+	res := build.Result{Name: req.Name, Repository: req.Repository, Tag: req.Tag, Builder: e.Name()}
+	if !req.Push {
+		return res, nil
+	}
+	if res.Digest, err = e.push(ctx, bin, req.Name, ref, log); err != nil {
+		return build.Result{}, err
+	}
+	return res, nil
+}
+
+// buildArgv is the build command line. tlsOff adds --tls-verify=false (buildah, podman) for
+// base images on insecure registries.
+func (e *engine) buildArgv(bin string, req build.Request, ref string, tlsOff bool) []string {
+	argv := append([]string{bin}, e.cfg.globalFlags...)
+	argv = append(argv, "build")
+	if e.kind != Docker {
+		if e.cfg.isolation != "" {
+			argv = append(argv, "--isolation", e.cfg.isolation)
+		}
+		if tlsOff {
+			argv = append(argv, "--tls-verify=false")
+		}
+	}
+	argv = append(argv, "-f", req.Dockerfile, "-t", ref)
+	for _, a := range req.Args {
+		if !strings.Contains(a, "=") {
+			// docker semantics: KEY alone takes the value from the environment, which the engine
+			// inherits (so the value stays out of argv); an unset KEY is dropped.
+			if _, set := os.LookupEnv(a); !set {
+				continue
+			}
+		}
+		argv = append(argv, "--build-arg", a)
+	}
+	for _, p := range req.Platforms {
+		argv = append(argv, "--platform", p)
+	}
+	argv = append(argv, e.cfg.buildFlags...)
+	return append(argv, req.ContextDir)
+}
+
+// pushArgv is the push command line for buildah and podman, which write the pushed manifest
+// digest to digestFile.
+func (e *engine) pushArgv(bin, ref, digestFile string) []string {
+	argv := append([]string{bin}, e.cfg.globalFlags...)
+	argv = append(argv, "push")
+	if e.kind == Docker {
+		return append(argv, ref)
+	}
+	argv = append(argv, "--digestfile", digestFile)
+	if build.InsecureRegistry(registryHost(ref)) {
+		argv = append(argv, "--tls-verify=false")
+	}
+	return append(argv, ref, "docker://"+ref)
+}
+
+func (e *engine) push(ctx context.Context, bin, image, ref string, log io.Writer) (string, error) {
+	if e.kind == Docker {
+		out, err := e.run(ctx, image, e.pushArgv(bin, ref, ""), log)
+		if err != nil {
+			return "", err
+		}
+		if m := dockerPushDigest.FindStringSubmatch(out); m != nil {
+			return m[1], nil
+		}
+		return e.dockerRepoDigest(ctx, bin, image, ref)
+	}
+	dir, err := os.MkdirTemp("", "devtool-push-")
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", image, err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "digest")
+	if _, err := e.run(ctx, image, e.pushArgv(bin, ref, file), log); err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("image %q: reading the digest %s push wrote: %w", image, e.kind, err)
+	}
+	d := strings.TrimSpace(string(b))
+	if !strings.HasPrefix(d, "sha256:") {
+		return "", fmt.Errorf("image %q: %s push wrote %q as the digest, want sha256:…", image, e.kind, d)
+	}
+	return d, nil
+}
+
+// dockerPushDigest matches docker push's last line, "TAG: digest: sha256:… size: N".
+var dockerPushDigest = regexp.MustCompile(`digest: (sha256:[0-9a-f]{64})`)
+
+// dockerRepoDigest asks docker for the repo digest of ref after a push whose output did not
+// show it.
+func (e *engine) dockerRepoDigest(ctx context.Context, bin, image, ref string) (string, error) {
+	argv := append([]string{bin}, e.cfg.globalFlags...)
+	argv = append(argv, "image", "inspect", "--format", "{{json .RepoDigests}}", ref)
+	out, err := e.run(ctx, image, argv, io.Discard)
+	if err != nil {
+		return "", err
+	}
+	var digests []string
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &digests); err != nil {
+		return "", fmt.Errorf("image %q: reading docker image inspect output %q: %w", image, out, err)
+	}
+	want, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: parsing %q: %w", image, ref, err)
+	}
+	for _, d := range digests {
+		r, err := name.NewDigest(d)
+		if err == nil && r.Context().Name() == want.Context().Name() {
+			return r.DigestStr(), nil
+		}
+	}
+	return "", fmt.Errorf("image %q: docker pushed %s but reports no digest for it (RepoDigests %v)", image, ref, digests)
+}
+
+// run runs argv, streaming its combined output to log, and returns the last lines of that
+// output. A failure is a *build.ExecError.
+func (e *engine) run(ctx context.Context, image string, argv []string, log io.Writer) (string, error) {
+	fmt.Fprintf(log, "running: %s\n", strings.Join(argv, " "))
+	tail := &tailWriter{max: outputLines}
+	out := io.MultiWriter(log, tail)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	// One writer for both streams: os/exec then uses a single pipe, so log sees the engine's
+	// lines in order and is never written concurrently.
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = stopGrace
+	err := cmd.Run()
+	if err == nil {
+		return tail.String(), nil
+	}
+	xe := &build.ExecError{Name: image, Argv: argv, ExitCode: -1, Output: tail.String(), Err: err}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		xe.ExitCode = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		xe.Err = ctx.Err()
+	}
+	return "", xe
+}
+
+func installHint(k Kind) string {
+	switch k {
+	case Buildah:
+		return "install it: apt-get install buildah, dnf install buildah"
+	case Podman:
+		return "install it: apt-get install podman, dnf install podman"
+	case Docker:
+		return "install it: apt-get install docker.io, or Docker Engine from docs.docker.com"
+	}
+	return "install it"
+}
+
+// registryHost is the registry part of an image reference ("index.docker.io" when it has
+// none), or "" when ref does not parse.
+func registryHost(ref string) string {
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return ""
+	}
+	return r.Context().RegistryStr()
+}

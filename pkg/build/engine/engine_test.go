@@ -1,0 +1,338 @@
+package engine_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/build/engine"
+	"github.com/devtool/devtool/test/testenv"
+)
+
+// requireEngine skips the test when engine k cannot run here, or fails it when
+// DEVTOOL_REQUIRE_TESTENV=1 and k is buildah (the engine `make test` installs).
+func requireEngine(t *testing.T, k engine.Kind) {
+	t.Helper()
+	required := os.Getenv(testenv.EnvRequire) == "1" && k == engine.Buildah
+	why := ""
+	switch {
+	case !engine.Available(k):
+		why = string(k) + " is not available (not on PATH, or for docker no daemon answering)"
+		if k == engine.Buildah {
+			why += "; apt-get install buildah"
+		}
+	case k != engine.Docker && os.Geteuid() != 0:
+		why = string(k) + " tests run as root (rootless needs /etc/subuid entries)"
+	}
+	if why == "" {
+		return
+	}
+	if required {
+		t.Fatalf("%s=1: %s", testenv.EnvRequire, why)
+	}
+	t.Skip(why)
+}
+
+// newEngine returns engine k with storage private to the test (buildah/podman), so tests do
+// not touch the machine's image store and can run side by side.
+func newEngine(t *testing.T, k engine.Kind) build.Builder {
+	t.Helper()
+	switch k {
+	case engine.Buildah:
+		dir := t.TempDir()
+		return engine.New(k, engine.WithGlobalFlags(
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"))
+	case engine.Podman:
+		// chroot isolation needs no OCI runtime (crun fails on cgroup v1/v2 hybrid hosts).
+		dir := t.TempDir()
+		return engine.New(k, engine.WithIsolation("chroot"), engine.WithGlobalFlags(
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs",
+			"--cgroup-manager", "cgroupfs", "--events-backend", "file"))
+	}
+	return engine.New(k)
+}
+
+// project writes a build context with app.txt and the given Dockerfile and returns a Request
+// for it.
+func project(t *testing.T, dockerfile string) build.Request {
+	t.Helper()
+	dir := t.TempDir()
+	for p, content := range map[string]string{"Dockerfile": dockerfile, "app.txt": "from the build context\n"} {
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return build.Request{Name: "backend", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile")}
+}
+
+// imageFiles pulls ref and returns the regular files of its flattened filesystem (path without
+// leading "/" → content) whose paths have one of the prefixes, and the manifest digest.
+func imageFiles(t *testing.T, ref string, prefixes ...string) (map[string]string, string) {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", ref, err)
+		}
+		p := strings.TrimPrefix(h.Name, "/")
+		for _, pre := range prefixes {
+			if h.Typeflag == tar.TypeReg && strings.HasPrefix(p, pre) {
+				b, err := io.ReadAll(tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				files[p] = string(b)
+			}
+		}
+	}
+	return files, d.String()
+}
+
+var kinds = []engine.Kind{engine.Buildah, engine.Podman, engine.Docker}
+
+func TestBuildRunAndPush(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(string(k), func(t *testing.T) {
+			requireEngine(t, k)
+			ctx := context.Background()
+			host := testenv.StartRegistry(t)
+			base, err := testenv.PushBusybox(ctx, host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("GREETING_FROM_ENV", "hello-from-env")
+			req := project(t, "FROM "+base+"\n"+
+				"ARG SUFFIX\nARG GREETING_FROM_ENV\n"+
+				"RUN echo hi > /greeting && mkdir /app && echo \"$SUFFIX $GREETING_FROM_ENV\" > /app/args.txt\n"+
+				"COPY app.txt /app/\n")
+			req.Args = []string{"SUFFIX=from-arg", "GREETING_FROM_ENV"}
+			req.Repository = host + "/team/backend"
+			req.Tag = "v1"
+			req.Push = true
+
+			var log bytes.Buffer
+			res, err := newEngine(t, k).Build(ctx, req, &log)
+			if err != nil {
+				t.Fatalf("Build: %v\nlog:\n%s", err, log.String())
+			}
+			files, digest := imageFiles(t, req.Repository+":v1", "greeting", "app/")
+			want := map[string]string{
+				"greeting":     "hi\n",
+				"app/app.txt":  "from the build context\n",
+				"app/args.txt": "from-arg hello-from-env\n",
+			}
+			if diff := cmp.Diff(want, files); diff != "" {
+				t.Errorf("image files (-want +got):\n%s", diff)
+			}
+			wantRes := build.Result{Name: "backend", Repository: host + "/team/backend", Tag: "v1", Digest: digest, Builder: string(k)}
+			if diff := cmp.Diff(wantRes, res); diff != "" {
+				t.Errorf("Result (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(log.String(), "running: ") {
+				t.Errorf("log does not show the engine command:\n%s", log.String())
+			}
+		})
+	}
+}
+
+func TestBuildWithoutPush(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	ctx := context.Background()
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusybox(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+base+"\nRUN echo local > /local\n")
+	req.Repository = host + "/local-only"
+	res, err := newEngine(t, engine.Buildah).Build(ctx, req, io.Discard)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	want := build.Result{Name: "backend", Repository: host + "/local-only", Tag: "latest", Builder: "buildah"}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("Result (-want +got):\n%s", diff)
+	}
+	r, _ := name.ParseReference(req.Repository+":latest", name.Insecure)
+	if _, err := remote.Head(r); err == nil {
+		t.Errorf("%s is in the registry, want nothing pushed without Push", r)
+	}
+}
+
+func TestCachedEngineSkipsSecondBuild(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	ctx := context.Background()
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusybox(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+base+"\nRUN echo hi > /greeting\nCOPY app.txt /\n")
+	req.Repository = host + "/cached"
+	req.Push = true
+	b := build.Cached(newEngine(t, engine.Buildah), build.RemoteRegistry())
+	first, err := b.Build(ctx, req, io.Discard)
+	if err != nil {
+		t.Fatalf("first Build: %v", err)
+	}
+	var log bytes.Buffer
+	second, err := b.Build(ctx, req, &log)
+	if err != nil {
+		t.Fatalf("second Build: %v", err)
+	}
+	if first.Cached || !second.Cached || second.Digest != first.Digest || second.Tag != first.Tag || len(first.Tag) != build.InputTagLen {
+		t.Errorf("first %+v, second %+v; want the second cached with the first's tag and digest", first, second)
+	}
+	if strings.Contains(log.String(), "running:") {
+		t.Errorf("second build ran the engine:\n%s", log.String())
+	}
+}
+
+func TestBuildFailingRun(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	ctx := context.Background()
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusybox(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+base+"\nRUN echo about to fail && exit 3\n")
+	req.Repository = host + "/failing"
+	req.Push = true
+	var log bytes.Buffer
+	_, err = newEngine(t, engine.Buildah).Build(ctx, req, &log)
+	t.Logf("error: %v", err)
+	var xe *build.ExecError
+	if !errors.As(err, &xe) {
+		t.Fatalf("Build error = %v, want a *build.ExecError", err)
+	}
+	if xe.Name != "backend" || xe.ExitCode <= 0 || len(xe.Argv) < 2 || filepath.Base(xe.Argv[0]) != "buildah" {
+		t.Errorf("ExecError = %+v, want image backend, buildah argv, a positive exit code", xe)
+	}
+	for _, want := range []string{"about to fail", "exit 3"} {
+		if !strings.Contains(xe.Output, want) {
+			t.Errorf("ExecError.Output does not contain %q:\n%s", want, xe.Output)
+		}
+	}
+	if n := strings.Count(xe.Output, "\n") + 1; n > 20 {
+		t.Errorf("ExecError.Output has %d lines, want at most 20", n)
+	}
+	if !strings.Contains(err.Error(), `image "backend": `) || !strings.Contains(err.Error(), "build … exited") {
+		t.Errorf("error message %q does not name the image and the command", err)
+	}
+	if !strings.Contains(log.String(), "about to fail") {
+		t.Errorf("engine output was not streamed to the log:\n%s", log.String())
+	}
+}
+
+func TestBuildCancelled(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusybox(context.Background(), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+base+"\nRUN echo sleeping && sleep 120\n")
+	req.Repository = host + "/slow"
+	ctx, cancel := context.WithCancel(context.Background())
+	log := &notifyWriter{want: "sleeping", seen: make(chan struct{})}
+	go func() {
+		select {
+		case <-log.seen:
+		case <-time.After(60 * time.Second):
+		}
+		cancel()
+	}()
+	start := time.Now()
+	_, err = newEngine(t, engine.Buildah).Build(ctx, req, log)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Build error = %v, want one that Is context.Canceled", err)
+	}
+	t.Logf("cancelled after %v: %v", time.Since(start), err)
+	// The RUN sleeps 120 s; returning well before means the engine was stopped.
+	if d := time.Since(start); d > 90*time.Second {
+		t.Errorf("Build returned %v after start, want the cancellation to stop the engine", d)
+	}
+}
+
+// notifyWriter closes seen once the text written to it contains want.
+type notifyWriter struct {
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	done bool
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	if !w.done && strings.Contains(w.buf.String(), w.want) {
+		w.done = true
+		close(w.seen)
+	}
+	return len(p), nil
+}
+
+func TestMissingEngine(t *testing.T) {
+	req := project(t, "FROM scratch\n")
+	req.Repository = "127.0.0.1:1/x"
+	_, err := engine.New(engine.Buildah, engine.WithBinary("/nonexistent/buildah")).Build(context.Background(), req, io.Discard)
+	if err == nil {
+		t.Fatal("Build with a missing engine succeeded")
+	}
+	for _, want := range []string{`image "backend"`, "buildah", "apt-get install buildah"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+func TestSeveralPlatformsRejected(t *testing.T) {
+	req := project(t, "FROM scratch\n")
+	req.Repository = "127.0.0.1:1/x"
+	req.Platforms = []string{"linux/amd64", "linux/arm64"}
+	// /bin/true stands in for the engine: the check happens before anything runs.
+	_, err := engine.New(engine.Podman, engine.WithBinary("true")).Build(context.Background(), req, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "one platform") {
+		t.Errorf("err = %v, want one saying the engine builds one platform per run", err)
+	}
+}
+
+func TestName(t *testing.T) {
+	for _, k := range kinds {
+		if got := engine.New(k).Name(); got != string(k) {
+			t.Errorf("New(%s).Name() = %q", k, got)
+		}
+	}
+}
