@@ -72,14 +72,20 @@ type Dockerfile struct {
 	Args []string
 	// RootRequired is the rootRequired flag; nil when unset.
 	RootRequired *bool
+	// Remote is non-empty when the Dockerfile comes from dockerfile.git ("git") or
+	// dockerfile.devfileRegistry ("registry <id>") instead of uri. devtool does not fetch
+	// those; a builder should refuse the image with a clear error.
+	Remote string
 }
 
 // Manifest is a kubernetes or openshift component.
 type Manifest struct {
 	// Inlined is the inline YAML (possibly several documents), unsubstituted.
 	Inlined string
-	// URI is the uri as written; when set, Content holds what was read from it (local file or
-	// http(s), read by Load with a timeout) and Source the absolute path or URL.
+	// URI is the uri as written; when set, Content holds what was read from it (local file
+	// relative to the devfile directory, or http(s), read by Load with a timeout) and Source the
+	// absolute path or URL. A URI containing "{{" is not read by Load (Content and Source are
+	// ""): read it with ReadManifestURI once variables are substituted.
 	URI     string
 	Content string
 	Source  string

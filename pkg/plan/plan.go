@@ -162,11 +162,9 @@ func Check(d *devfile.Devfile) error {
 				errs = append(errs, &Error{Command: c.ID, Msg: fmt.Sprintf("applies component %q, which is not defined in the devfile; add it under `components:` or fix the name", c.Apply.Component)})
 				continue
 			}
-			switch comp.Kind {
-			case devfile.KindImage, devfile.KindKubernetes, devfile.KindOpenShift:
-			default:
-				errs = append(errs, &Error{Command: c.ID, Msg: fmt.Sprintf("applies component %q of type %s; apply works on image, kubernetes and openshift components", comp.Name, comp.Kind)})
-			}
+			// Applying a container or volume component is valid devfile (an inner-loop event such
+			// as preStart); Compile rejects it only when the deploy plan reaches it.
+			_ = comp
 		case devfile.CommandExec:
 			if _, ok := d.Component(c.Exec.Component); !ok {
 				errs = append(errs, &Error{Command: c.ID, Msg: fmt.Sprintf("runs in component %q, which is not defined in the devfile", c.Exec.Component)})
@@ -306,6 +304,9 @@ func Compile(d *devfile.Devfile, opts Options) (*Plan, error) {
 		c, _ := d.Command(cmdID)
 		b.expand(c, autoTerminals)
 	}
+	if len(b.errs) > 0 {
+		return nil, errors.Join(b.errs...)
+	}
 	if len(p.Steps) == 0 && cmdID == "" {
 		p.Notes = append(p.Notes, NoDeployCommandError{}.Error())
 	}
@@ -316,6 +317,7 @@ type builder struct {
 	d     *devfile.Devfile
 	plan  *Plan
 	index map[string]int // step ID → index in plan.Steps
+	errs  []error        // problems found while expanding (apply of a non-deployable component)
 }
 
 func (b *builder) add(s Step) string {
@@ -335,8 +337,12 @@ func (b *builder) expand(c *devfile.Command, deps []string) []string {
 	case devfile.CommandApply:
 		comp, _ := b.d.Component(c.Apply.Component)
 		kind := StepApply
-		if comp.Kind == devfile.KindImage {
+		switch comp.Kind {
+		case devfile.KindImage:
 			kind = StepBuild
+		case devfile.KindKubernetes, devfile.KindOpenShift:
+		default:
+			b.errs = append(b.errs, &Error{Command: c.ID, Msg: fmt.Sprintf("applies component %q of type %s in the deploy command %q; a deploy applies image, kubernetes and openshift components only (odo deploy does the same)", comp.Name, comp.Kind, b.plan.Command)})
 		}
 		return []string{b.add(Step{ID: c.ID, Kind: kind, Command: c.ID, Component: comp.Name, DependsOn: deps, Attributes: c.Attributes})}
 	case devfile.CommandExec:

@@ -177,8 +177,8 @@ func TestCompileErrors(t *testing.T) {
 		{
 			name: "apply of a container",
 			d: devfile.Devfile{Components: []devfile.Component{{Name: "runtime", Kind: devfile.KindContainer, Container: &devfile.Container{Image: "x"}}},
-				Commands: []devfile.Command{apply("a", "runtime")}},
-			want: []string{`applies component "runtime" of type container`},
+				Commands: []devfile.Command{{ID: "a", Kind: devfile.CommandApply, Apply: &devfile.Apply{Component: "runtime"}, Group: deployGroup(nil)}}},
+			want: []string{`applies component "runtime" of type container in the deploy command "a"`},
 		},
 		{
 			name: "two deploy commands, no default",

@@ -1,0 +1,754 @@
+package devfile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/devfile/api/v2/pkg/apis/workspaces/v1alpha2"
+	"github.com/devfile/api/v2/pkg/attributes"
+	"github.com/devfile/api/v2/pkg/utils/overriding"
+	"github.com/devfile/api/v2/pkg/validation/variables"
+	"github.com/devfile/library/v2/pkg/devfile/parser"
+	devfileData "github.com/devfile/library/v2/pkg/devfile/parser/data"
+	"github.com/devfile/library/v2/pkg/devfile/parser/data/v2/common"
+	"github.com/devfile/library/v2/pkg/devfile/validate"
+	"sigs.k8s.io/yaml"
+)
+
+// DefaultHTTPTimeout bounds each http(s) read Load makes when LoadOptions.HTTPTimeout is 0.
+const DefaultHTTPTimeout = 10 * time.Second
+
+// maxManifestSize bounds what is read from one manifest uri.
+const maxManifestSize = 16 << 20
+
+// devfileNames returns the file names Load looks for, in this order, when given a directory
+// (the order of devfile/library and odo).
+func devfileNames() []string {
+	return []string{"devfile.yaml", ".devfile.yaml", "devfile.yml", ".devfile.yml"}
+}
+
+// LoadOptions configures Load.
+type LoadOptions struct {
+	// HTTPTimeout bounds each http(s) request (a manifest uri); 0 means DefaultHTTPTimeout.
+	HTTPTimeout time.Duration
+	// Logger receives debug messages (the library's "no default command" warnings, undefined
+	// variables, templated uris left unread); nil discards them.
+	Logger *slog.Logger
+}
+
+func (o LoadOptions) withDefaults() LoadOptions {
+	if o.HTTPTimeout <= 0 {
+		o.HTTPTimeout = DefaultHTTPTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Load reads, validates and flattens the devfile at path (a devfile, or a directory holding one
+// devfile.yaml, .devfile.yaml, devfile.yml, .devfile.yml, looked for in that order) with
+// github.com/devfile/library/v2, and converts it to the model.
+//
+// What Load does and does not do:
+//   - Variables ({{name}}) are kept exactly as written; pkg/vars substitutes them. (The library
+//     only substitutes in ParseDevfileAndValidate, which Load does not call; library validation
+//     runs on a substituted copy so that e.g. a templated memoryLimit is not rejected.)
+//   - A local parent (parent.uri: ./base.yaml) is merged in. When the parent lives in the same
+//     directory the library flattens it; otherwise Load merges it with the same devfile/api
+//     functions, because the library would copy the parent's whole directory into the project.
+//   - Parents and plugins from a registry (id), a Kubernetes DevWorkspaceTemplate or an http(s)
+//     uri are refused with a *ValidationError before any network I/O: the library would write
+//     registry stack files into the process working directory and cannot be cancelled.
+//   - kubernetes/openshift component uris are read by Load itself (not by the library), relative
+//     to the devfile's directory or over http(s) bounded by opts.HTTPTimeout and ctx, into
+//     Manifest.Content/Source. A uri containing "{{" is left unread (Content "") since it needs
+//     variables; call ReadManifestURI after substitution.
+//   - Nothing is written to the project directory, the working directory or TMPDIR.
+//
+// Errors: every problem with the devfile (missing or unreadable file, bad YAML, schema and
+// library validation failures, unsupported parents, unreadable manifest uris) is a
+// *ValidationError whose Problems name components and commands; the underlying I/O error, if any,
+// is its Err. A cancelled ctx returns an error wrapping ctx.Err() instead.
+func Load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) {
+	opts = opts.withDefaults()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("loading devfile: %w", err)
+	}
+	file, err := findDevfile(path)
+	if err != nil {
+		return nil, err
+	}
+	root, err := scan(file, nil)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := parseTree(ctx, root, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateData(obj, root.path, opts.Logger); err != nil {
+		return nil, err
+	}
+	d, err := convert(obj, root.path)
+	if err != nil {
+		return nil, err
+	}
+	if err := readManifests(ctx, d, opts); err != nil {
+		return nil, err
+	}
+	opts.Logger.Debug("devfile loaded", "path", d.Path, "schemaVersion", d.SchemaVersion,
+		"components", len(d.Components), "commands", len(d.Commands))
+	return d, nil
+}
+
+// Component returns the component with the given name.
+func (d *Devfile) Component(name string) (*Component, bool) {
+	for i := range d.Components {
+		if d.Components[i].Name == name {
+			return &d.Components[i], true
+		}
+	}
+	return nil, false
+}
+
+// Command returns the command with the given id. Ids compare case-insensitively, as in devfile
+// validation (devfile/api pkg/validation lowercases composite sub-command references).
+func (d *Devfile) Command(id string) (*Command, bool) {
+	for i := range d.Commands {
+		if strings.EqualFold(d.Commands[i].ID, id) {
+			return &d.Commands[i], true
+		}
+	}
+	return nil, false
+}
+
+// findDevfile resolves path to the absolute path of a devfile.
+func findDevfile(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", &ValidationError{File: path, Problems: []Problem{{Message: fmt.Sprintf("cannot resolve path: %v", err)}}, Err: err}
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		msg := fmt.Sprintf("cannot read devfile: %v", err)
+		if errors.Is(err, fs.ErrNotExist) {
+			msg = "no such file or directory"
+		}
+		return "", &ValidationError{File: abs, Problems: []Problem{{Message: msg}}, Err: err}
+	}
+	if !st.IsDir() {
+		return abs, nil
+	}
+	for _, name := range devfileNames() {
+		f := filepath.Join(abs, name)
+		if st, err := os.Stat(f); err == nil && !st.IsDir() {
+			return f, nil
+		}
+	}
+	return "", &ValidationError{File: abs, Problems: []Problem{{
+		Message: fmt.Sprintf("no devfile in directory %s (looked for %s)", abs, strings.Join(devfileNames(), ", ")),
+	}}, Err: fs.ErrNotExist}
+}
+
+// rawFile is one devfile of the parent/plugin tree, decoded as plain YAML before the library
+// sees it: to refuse remote references before any I/O, to catch what makes the library panic
+// (a non-string schemaVersion), and to name list elements in error paths.
+type rawFile struct {
+	path    string
+	doc     map[string]any
+	parent  *rawFile
+	plugins []*rawFile
+}
+
+// sameDir reports whether every local reference in the tree below f points into the directory
+// of the referencing file, so the library's flattening copies nothing (its parseFromURI copies
+// the referenced file's directory into the referencing file's directory otherwise).
+func (f *rawFile) sameDir() bool {
+	for _, r := range f.refs() {
+		if filepath.Dir(r.path) != filepath.Dir(f.path) || !r.sameDir() {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *rawFile) refs() []*rawFile {
+	var out []*rawFile
+	if f.parent != nil {
+		out = append(out, f.parent)
+	}
+	return append(out, f.plugins...)
+}
+
+// descendants lists every referenced file below f (not f itself), depth first.
+func (f *rawFile) descendants() []*rawFile {
+	var out []*rawFile
+	for _, r := range f.refs() {
+		out = append(out, r)
+		out = append(out, r.descendants()...)
+	}
+	return out
+}
+
+// scan reads and checks file and, recursively, its local parent and plugins. stack holds the
+// files referencing it, for cycle detection.
+func scan(file string, stack []string) (*rawFile, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, &ValidationError{File: file, Problems: []Problem{{Message: fmt.Sprintf("cannot read devfile: %v", err)}}, Err: err}
+	}
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+		return nil, invalid(file, "", "not valid YAML: %s", msg)
+	}
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, invalid(file, "", "a devfile must be a YAML mapping (schemaVersion: ..., components: ...), not %s", yamlKind(doc))
+	}
+	v, ok := m["schemaVersion"]
+	s, isString := v.(string)
+	switch {
+	case !ok:
+		return nil, invalid(file, "schemaVersion", "schemaVersion is missing; add a first line like \"schemaVersion: 2.2.0\"")
+	case !isString:
+		// The library type-asserts schemaVersion to string and panics otherwise.
+		return nil, invalid(file, "schemaVersion", "schemaVersion must be a string like \"2.2.0\", got %v; quote it", v)
+	case s == "":
+		return nil, invalid(file, "schemaVersion", "schemaVersion is empty; use a devfile schema version like 2.2.0")
+	}
+	f := &rawFile{path: file, doc: m}
+	stack = append(stack, file)
+	if p, ok := m["parent"].(map[string]any); ok {
+		target, err := localRef(file, "parent", "parent", "parents", p, stack)
+		if err != nil {
+			return nil, err
+		}
+		if target != "" {
+			if f.parent, err = scan(target, stack); err != nil {
+				return nil, err
+			}
+		}
+	}
+	comps, _ := m["components"].([]any)
+	for _, c := range comps {
+		cm, _ := c.(map[string]any)
+		p, ok := cm["plugin"].(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := cm["name"].(string)
+		what := fmt.Sprintf("plugin component %q", name)
+		target, err := localRef(file, componentPath(name)+".plugin", what, "plugins", p, stack)
+		if err != nil {
+			return nil, err
+		}
+		if target == "" {
+			continue
+		}
+		if filepath.Dir(target) != filepath.Dir(file) {
+			return nil, invalid(file, componentPath(name)+".plugin", "%s: plugin files outside the devfile's directory are not supported", what)
+		}
+		pf, err := scan(target, stack)
+		if err != nil {
+			return nil, err
+		}
+		f.plugins = append(f.plugins, pf)
+	}
+	return f, nil
+}
+
+// localRef checks an import reference (parent or plugin, devfile spec "ImportReference") and
+// returns the absolute path of a local uri, "" when the reference is empty. Remote references
+// are refused here, before any network I/O.
+func localRef(file, path, what, plural string, ref map[string]any, stack []string) (string, error) {
+	str := func(k string) string { s, _ := ref[k].(string); return s }
+	uri, id, registry, version := str("uri"), str("id"), str("registryUrl"), str("version")
+	hint := "remote " + plural + " are not supported yet; download the devfile next to this one and reference it with a relative uri (for example uri: ./parent-devfile.yaml)"
+	switch {
+	case uri != "":
+		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
+			return "", invalid(file, path+".uri", "%s uri %q: %s", what, uri, hint)
+		}
+		if strings.Contains(uri, "://") {
+			return "", invalid(file, path+".uri", "%s uri %q: unsupported scheme; use a path relative to the devfile", what, uri)
+		}
+		// The library joins even an absolute uri to the devfile's directory; do the same so
+		// both flattening paths agree.
+		target := filepath.Join(filepath.Dir(file), filepath.FromSlash(uri))
+		for i, s := range stack {
+			if s == target {
+				chain := append(append([]string{}, stack[i:]...), target)
+				return "", invalid(file, path+".uri", "%s uri %q: reference cycle %s", what, uri, strings.Join(chain, " -> "))
+			}
+		}
+		st, err := os.Stat(target)
+		if err != nil || st.IsDir() {
+			return "", invalid(file, path+".uri", "%s uri %q: no devfile at %s", what, uri, target)
+		}
+		return target, nil
+	case id != "":
+		from := "the default registry"
+		if registry != "" {
+			from = "registry " + registry
+		}
+		if version != "" {
+			from += " (version " + version + ")"
+		}
+		return "", invalid(file, path, "%s id %q from %s: %s", what, id, from, hint)
+	case ref["kubernetes"] != nil:
+		k, _ := ref["kubernetes"].(map[string]any)
+		name, _ := k["name"].(string)
+		ns, _ := k["namespace"].(string)
+		return "", invalid(file, path+".kubernetes", "%s kubernetes DevWorkspaceTemplate %q (namespace %q): %s", what, name, ns, hint)
+	}
+	return "", nil
+}
+
+func yamlKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "an empty document"
+	case []any:
+		return "a list"
+	default:
+		return fmt.Sprintf("a scalar (%v)", v)
+	}
+}
+
+// parseTree parses f with its parent and plugins flattened in.
+func parseTree(ctx context.Context, f *rawFile, opts LoadOptions) (parser.DevfileObj, error) {
+	// Validate every referenced file on its own first: the library's schema errors do not say
+	// which file of the tree they come from.
+	for _, r := range f.descendants() {
+		if _, err := libParse(ctx, r, false, opts); err != nil {
+			return parser.DevfileObj{}, err
+		}
+	}
+	if f.sameDir() {
+		return libParse(ctx, f, true, opts)
+	}
+	if len(f.plugins) > 0 {
+		return parser.DevfileObj{}, invalid(f.path, "components", "plugin components cannot be combined with a parent outside the devfile's directory")
+	}
+	parentObj, err := parseTree(ctx, f.parent, opts)
+	if err != nil {
+		return parser.DevfileObj{}, err
+	}
+	obj, err := libParse(ctx, f, false, opts)
+	if err != nil {
+		return parser.DevfileObj{}, err
+	}
+	if err := mergeParent(obj, parentObj, f.path); err != nil {
+		return parser.DevfileObj{}, err
+	}
+	return obj, nil
+}
+
+// libParse runs parser.ParseDevfile on f. The library takes no context and may block; it runs
+// in a goroutine that is abandoned if ctx ends (nothing in it does network I/O, since remote
+// references were refused by scan). A library panic becomes an error.
+func libParse(ctx context.Context, f *rawFile, flatten bool, opts LoadOptions) (parser.DevfileObj, error) {
+	no := false
+	timeout := int(math.Ceil(opts.HTTPTimeout.Seconds()))
+	args := parser.ParserArgs{
+		Path:                          f.path,
+		FlattenedDevfile:              &flatten,
+		ConvertKubernetesContentInUri: &no, // Load reads uris itself, with ctx and timeout
+		SetBooleanDefaults:            &no, // keep unset booleans nil
+		DownloadGitResources:          &no, // else the library clones parent git repos into the project
+		HTTPTimeout:                   &timeout,
+		Context:                       ctx,
+	}
+	type result struct {
+		obj parser.DevfileObj
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- result{err: fmt.Errorf("devfile library panicked: %v", r)}
+			}
+		}()
+		obj, err := parser.ParseDevfile(args)
+		done <- result{obj, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return parser.DevfileObj{}, fmt.Errorf("loading devfile %s: %w", f.path, ctx.Err())
+	case r := <-done:
+		if r.err != nil {
+			return parser.DevfileObj{}, &ValidationError{File: f.path, Problems: translateParseError(r.err, f.doc)}
+		}
+		return r.obj, nil
+	}
+}
+
+// mergeParent flattens parentObj (already flattened) into child the way the library's
+// parseParentAndPlugin does (devfile/api overriding: parent overrides, then merge), for parents
+// outside the child's directory.
+func mergeParent(child, parentObj parser.DevfileObj, file string) error {
+	parent := child.Data.GetParent()
+	if parent == nil {
+		return nil
+	}
+	pv, cv := parentObj.Data.GetSchemaVersion(), child.Data.GetSchemaVersion()
+	if versionGreater(pv, cv) {
+		return invalid(file, "parent", "parent devfile %s has schemaVersion %s, newer than this devfile's %s", parent.Uri, pv, cv)
+	}
+	flat := parentObj.Data.GetDevfileWorkspaceSpecContent()
+	if !reflect.DeepEqual(parent.ParentOverrides, v1.ParentOverrides{}) {
+		var err error
+		if flat, err = overriding.OverrideDevWorkspaceTemplateSpec(flat, parent.ParentOverrides); err != nil {
+			return invalid(file, "parent", "applying overrides to parent %s: %v", parent.Uri, err)
+		}
+	}
+	merged, err := overriding.MergeDevWorkspaceTemplateSpec(child.Data.GetDevfileWorkspaceSpecContent(), flat)
+	if err != nil {
+		return invalid(file, "", "merging parent %s: %v", parent.Uri, err)
+	}
+	child.Data.SetDevfileWorkspaceSpecContent(*merged)
+	child.Data.SetParent(nil)
+	return nil
+}
+
+// versionGreater compares major.minor.patch prefixes ("2.2.0-latest" counts as 2.2.0).
+func versionGreater(a, b string) bool {
+	pa, pb := versionParts(a), versionParts(b)
+	for i := range pa {
+		if pa[i] != pb[i] {
+			return pa[i] > pb[i]
+		}
+	}
+	return false
+}
+
+func versionParts(v string) [3]int {
+	var out [3]int
+	v, _, _ = strings.Cut(v, "-")
+	for i, s := range strings.SplitN(v, ".", 3) {
+		out[i], _ = strconv.Atoi(s)
+	}
+	return out
+}
+
+// validateData runs the library's data validation (devfile/api pkg/validation: commands,
+// composites, components, events, projects) — the part of ParseDevfileAndValidate after
+// parsing — on a copy with the devfile's own variables substituted, as the library does.
+func validateData(obj parser.DevfileObj, file string, log *slog.Logger) error {
+	version := obj.Ctx.GetApiVersion()
+	if version == "" {
+		version = obj.Data.GetSchemaVersion()
+	}
+	spec := obj.Data.GetDevfileWorkspaceSpec().DeepCopy()
+	if version != "2.0.0" { // variables exist from 2.1.0 on; the library skips 2.0.0 too
+		w := variables.ValidateAndReplaceGlobalVariable(spec)
+		if len(w.Commands)+len(w.Components)+len(w.Projects)+len(w.StarterProjects)+len(w.DependentProjects) > 0 {
+			log.Debug("devfile references undefined variables (substituted later)", "commands", w.Commands, "components", w.Components)
+		}
+	}
+	data, err := devfileData.NewDevfileData(version)
+	if err != nil {
+		return invalid(file, "schemaVersion", "%v", err)
+	}
+	data.SetDevfileWorkspaceSpec(*spec)
+	err = validate.ValidateDevfileData(data)
+	if err == nil {
+		return nil
+	}
+	problems, warnings := translateValidationError(err)
+	for _, w := range warnings {
+		// Only deploy-group defaults matter to devtool, and pkg/plan reports those.
+		log.Debug("devfile library warning: "+w, "devfile", file)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &ValidationError{File: file, Problems: problems}
+}
+
+// Attributes the library adds to elements it imported from a parent or plugin; they are not the
+// user's and are left out of the model.
+var importAttributes = map[string]bool{
+	"api.devfile.io/imported-from":        true,
+	"api.devfile.io/parent-override-from": true,
+	"api.devfile.io/plugin-override-from": true,
+}
+
+// convert maps the flattened library object to the model.
+func convert(obj parser.DevfileObj, file string) (*Devfile, error) {
+	comps, err := obj.Data.GetComponents(common.DevfileOptions{})
+	if err != nil {
+		return nil, invalid(file, "components", "%v", err)
+	}
+	cmds, err := obj.Data.GetCommands(common.DevfileOptions{})
+	if err != nil {
+		return nil, invalid(file, "commands", "%v", err)
+	}
+	d := &Devfile{
+		Path:          file,
+		Dir:           filepath.Dir(file),
+		SchemaVersion: obj.Data.GetSchemaVersion(),
+		Name:          obj.Data.GetMetadata().Name,
+	}
+	if vars := obj.Data.GetDevfileWorkspaceSpec().Variables; len(vars) > 0 {
+		d.Variables = make(map[string]string, len(vars))
+		for k, v := range vars {
+			d.Variables[k] = v
+		}
+	}
+	for _, c := range comps {
+		d.Components = append(d.Components, convertComponent(c))
+	}
+	for _, c := range cmds {
+		d.Commands = append(d.Commands, convertCommand(c))
+	}
+	return d, nil
+}
+
+func convertComponent(c v1.Component) Component {
+	out := Component{Name: c.Name, Kind: KindUnsupported, Attributes: convertAttributes(c.Attributes)}
+	switch {
+	case c.Image != nil:
+		out.Kind = KindImage
+		img := &Image{ImageName: c.Image.ImageName, AutoBuild: copyBool(c.Image.AutoBuild)}
+		if df := c.Image.Dockerfile; df != nil {
+			img.Dockerfile = &Dockerfile{
+				URI:          df.Uri,
+				BuildContext: df.BuildContext,
+				Args:         append([]string(nil), df.Args...),
+				RootRequired: copyBool(df.RootRequired),
+			}
+			switch {
+			case df.Git != nil:
+				img.Dockerfile.Remote = "git"
+			case df.DevfileRegistry != nil:
+				img.Dockerfile.Remote = "registry " + df.DevfileRegistry.Id
+			}
+		}
+		out.Image = img
+	case c.Kubernetes != nil:
+		out.Kind = KindKubernetes
+		out.Manifest = convertManifest(&c.Kubernetes.K8sLikeComponent)
+	case c.Openshift != nil:
+		out.Kind = KindOpenShift
+		out.Manifest = convertManifest(&c.Openshift.K8sLikeComponent)
+	case c.Container != nil:
+		out.Kind = KindContainer
+		ct := &Container{Image: c.Container.Image}
+		for _, e := range c.Container.Endpoints {
+			ct.Endpoints = append(ct.Endpoints, Endpoint{Name: e.Name, TargetPort: e.TargetPort})
+		}
+		out.Container = ct
+	case c.Volume != nil:
+		out.Kind = KindVolume
+	}
+	return out
+}
+
+func convertManifest(k *v1.K8sLikeComponent) *Manifest {
+	return &Manifest{Inlined: k.Inlined, URI: k.Uri, DeployByDefault: copyBool(k.DeployByDefault)}
+}
+
+func convertCommand(c v1.Command) Command {
+	out := Command{ID: c.Id, Kind: CommandUnsupported, Attributes: convertAttributes(c.Attributes)}
+	var g *v1.CommandGroup
+	switch {
+	case c.Apply != nil:
+		out.Kind = CommandApply
+		out.Apply = &Apply{Component: c.Apply.Component}
+		g = c.Apply.Group
+	case c.Composite != nil:
+		out.Kind = CommandComposite
+		out.Composite = &Composite{
+			Commands: append([]string(nil), c.Composite.Commands...),
+			Parallel: c.Composite.Parallel != nil && *c.Composite.Parallel,
+		}
+		g = c.Composite.Group
+	case c.Exec != nil:
+		out.Kind = CommandExec
+		out.Exec = &Exec{Component: c.Exec.Component, CommandLine: c.Exec.CommandLine, WorkingDir: c.Exec.WorkingDir}
+		g = c.Exec.Group
+	case c.Custom != nil:
+		g = c.Custom.Group
+	}
+	if g != nil {
+		out.Group = &Group{Kind: string(g.Kind), IsDefault: copyBool(g.IsDefault)}
+	}
+	return out
+}
+
+// convertAttributes keeps string values as they are and JSON-encodes the others; nil when there
+// are none.
+func convertAttributes(a attributes.Attributes) map[string]string {
+	var out map[string]string
+	for k, v := range a {
+		if importAttributes[k] {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(a))
+		}
+		var s string
+		if err := json.Unmarshal(v.Raw, &s); err == nil {
+			out[k] = s
+		} else {
+			out[k] = string(v.Raw)
+		}
+	}
+	return out
+}
+
+func copyBool(b *bool) *bool {
+	if b == nil {
+		return nil
+	}
+	v := *b
+	return &v
+}
+
+// readManifests reads every kubernetes/openshift uri without variables, concurrently, and
+// reports all failures in one ValidationError.
+func readManifests(ctx context.Context, d *Devfile, opts LoadOptions) error {
+	type job struct {
+		comp *Component
+		err  error
+	}
+	var jobs []*job
+	for i := range d.Components {
+		c := &d.Components[i]
+		if c.Manifest == nil || c.Manifest.URI == "" {
+			continue
+		}
+		if strings.Contains(c.Manifest.URI, "{{") {
+			opts.Logger.Debug("manifest uri uses variables; not read at load time", "component", c.Name, "uri", c.Manifest.URI)
+			continue
+		}
+		jobs = append(jobs, &job{comp: c})
+	}
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := j.comp.Manifest
+			m.Content, m.Source, j.err = ReadManifestURI(ctx, d.Dir, m.URI, opts)
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("loading devfile %s: %w", d.Path, err)
+	}
+	var ve *ValidationError
+	var causes []error
+	for _, j := range jobs {
+		if j.err == nil {
+			continue
+		}
+		if ve == nil {
+			ve = &ValidationError{File: d.Path}
+		}
+		ve.Problems = append(ve.Problems, Problem{Path: componentPath(j.comp.Name) + "." + string(j.comp.Kind) + ".uri", Message: j.err.Error()})
+		causes = append(causes, j.err)
+	}
+	if ve != nil {
+		ve.Err = errors.Join(causes...)
+		return ve
+	}
+	return nil
+}
+
+// ReadManifestURI reads a kubernetes/openshift component uri (devfile spec "uri": a path relative
+// to the devfile directory dir, or an http(s) URL) and returns its content and source (the
+// absolute path, or the URL). An http(s) GET is bounded by opts.HTTPTimeout (0: 10 s) and ctx;
+// a non-2xx status is an error. Content over 16 MiB is refused. Load calls it for uris without
+// variables; callers call it for the others once variables are substituted.
+func ReadManifestURI(ctx context.Context, dir, uri string, opts LoadOptions) (content, source string, err error) {
+	opts = opts.withDefaults()
+	if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
+		b, err := httpGet(ctx, uri, opts.HTTPTimeout)
+		if err != nil {
+			return "", uri, err
+		}
+		return string(b), uri, nil
+	}
+	if strings.Contains(uri, "://") {
+		return "", "", fmt.Errorf("uri %q: unsupported scheme; use an http(s) URL or a path relative to the devfile", uri)
+	}
+	p := filepath.FromSlash(uri)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", p, &causeError{fmt.Sprintf("manifest file %s does not exist", p), err}
+		}
+		return "", p, fmt.Errorf("reading manifest: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return "", p, fmt.Errorf("manifest uri %q is a directory (%s); point it at a YAML file", uri, p)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return "", p, fmt.Errorf("reading manifest: %w", err)
+	}
+	if len(b) > maxManifestSize {
+		return "", p, fmt.Errorf("manifest %s is larger than %d MiB", p, maxManifestSize>>20)
+	}
+	return string(b), p, nil
+}
+
+func httpGet(ctx context.Context, url string, timeout time.Duration) ([]byte, error) {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		defer resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return nil, fmt.Errorf("GET %s: HTTP %s", url, resp.Status)
+		}
+		var b []byte
+		b, err = io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
+		if err == nil && len(b) > maxManifestSize {
+			return nil, fmt.Errorf("GET %s: response larger than %d MiB", url, maxManifestSize>>20)
+		}
+		if err == nil {
+			return b, nil
+		}
+	}
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("GET %s: no complete response within %s (the HTTP timeout): %w", url, timeout, err)
+	}
+	return nil, fmt.Errorf("GET %s: %w", url, err)
+}
+
+// causeError is an error with its own text that still unwraps to its cause.
+type causeError struct {
+	msg   string
+	cause error
+}
+
+func (e *causeError) Error() string { return e.msg }
+func (e *causeError) Unwrap() error { return e.cause }
