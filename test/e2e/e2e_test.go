@@ -4,12 +4,15 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -276,8 +280,8 @@ func TestInvalidObjectChangesNothing(t *testing.T) {
 		t.Errorf("error does not name the Service: %v", err)
 	}
 	for _, o := range []struct {
-		gvr       schema.GroupVersionResource
-		ns, name  string
+		gvr      schema.GroupVersionResource
+		ns, name string
 	}{{namespaces, "", "invalid-e2e"}, {configmaps, "invalid-e2e", "hello-config"}, {deployments, "invalid-e2e", "hello"}} {
 		if _, err := e.get(t, o.gvr, o.ns, o.name); !apierrors.IsNotFound(err) {
 			t.Errorf("%s %s/%s exists after a failed preflight (err=%v)", o.gvr.Resource, o.ns, o.name, err)
@@ -323,3 +327,109 @@ current-context: c
 }
 
 var _ = fmt.Sprint
+
+// TestDeployRunDockerfileWithBuildah: a Dockerfile with RUN cannot be built natively, so
+// --builder auto picks a container engine (buildah here, from Debian's package), builds it,
+// pushes it to the loopback registry and deploys the Deployment pinned to the pushed digest.
+func TestDeployRunDockerfileWithBuildah(t *testing.T) {
+	if !engineOnPath("buildah") {
+		if testenv.Required() {
+			t.Fatal("buildah is not installed (apt-get install buildah; make deps does it)")
+		}
+		t.Skip("buildah is not installed")
+	}
+	e := setup(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN mkdir -p /srv && echo built-with-run > /srv/greeting\nCOPY app.txt /srv/app.txt\nCMD [\"cat\", \"/srv/greeting\"]\n",
+		"app.txt":    "hello from the build context\n",
+		"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: runner}
+variables:
+  BASE: placeholder
+components:
+  - name: img
+    image:
+      imageName: runner
+      dockerfile: {uri: Dockerfile, buildContext: ., args: ["BASE={{BASE}}"]}
+  - name: k8s
+    kubernetes:
+      inlined: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: runner}
+        spec:
+          selector: {matchLabels: {app: runner}}
+          template:
+            metadata: {labels: {app: runner}}
+            spec:
+              containers: [{name: main, image: runner}]
+commands:
+  - id: build
+    apply: {component: img}
+  - id: apply
+    apply: {component: k8s}
+  - id: deploy
+    composite: {commands: [build, apply], group: {kind: deploy, isDefault: true}}
+`,
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-n", "default",
+		"--image-registry", e.registry+"/e2e", "--var", "BASE="+e.base, "-o", "json")
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].Builder != "buildah" || rep.Images[0].Digest == "" {
+		t.Fatalf("images = %+v, want one buildah build with a digest", rep.Images)
+	}
+	if !strings.Contains(stderr, "buildah: line 3: RUN needs a container engine") {
+		t.Errorf("progress does not say why buildah was chosen:\n%s", stderr)
+	}
+	ref := rep.Images[0].Ref()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("registry does not have %s: %v", ref, err)
+	}
+	if d, _ := img.Digest(); d.String() != rep.Images[0].Digest {
+		t.Errorf("registry digest %s != reported %s", d, rep.Images[0].Digest)
+	}
+	// The RUN instruction ran: its file is in the image.
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	found := ""
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		if strings.TrimPrefix(h.Name, "./") == "srv/greeting" {
+			b, _ := io.ReadAll(tr)
+			found = string(b)
+		}
+	}
+	if found != "built-with-run\n" {
+		t.Errorf("/srv/greeting in the pushed image = %q, want the RUN output", found)
+	}
+	dep, err := e.get(t, deployments, "default", "runner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if got := cs[0].(map[string]any)["image"]; got != ref {
+		t.Errorf("Deployment image = %v, want %s", got, ref)
+	}
+}
+
+func engineOnPath(name string) bool {
+	_, err := exec.LookPath(name)
+	return err == nil
+}
