@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -226,6 +227,28 @@ type state struct {
 	hasApply bool
 	warn     *vars.Collector
 	labels   map[string]string
+
+	uriMu    sync.Mutex
+	uriCache map[string][2]string // substituted uri → content, source
+}
+
+// readURI reads a manifest uri once per run (devfile.ReadManifestURI: path relative to the
+// devfile directory, or http(s) with the default timeout).
+func (st *state) readURI(uri string) (content, source string, err error) {
+	st.uriMu.Lock()
+	defer st.uriMu.Unlock()
+	if c, ok := st.uriCache[uri]; ok {
+		return c[0], c[1], nil
+	}
+	content, source, err = devfile.ReadManifestURI(context.Background(), st.d.Dir, uri, devfile.LoadOptions{})
+	if err != nil {
+		return "", "", err
+	}
+	if st.uriCache == nil {
+		st.uriCache = map[string][2]string{}
+	}
+	st.uriCache[uri] = [2]string{content, source}
+	return content, source, nil
 }
 
 type buildStep struct {
@@ -409,8 +432,17 @@ func (st *state) render(s plan.Step, images map[string]build.Result) ([]*unstruc
 	if comp.Kind == devfile.KindOpenShift {
 		kind = "openshift"
 	}
-	text := res.Substitute(comp.Manifest.YAML(), fmt.Sprintf("components[name=%s].%s", comp.Name, kind), st.warn)
-	source := comp.Manifest.Source
+	yamlText, source := comp.Manifest.YAML(), comp.Manifest.Source
+	if comp.Manifest.Inlined == "" && comp.Manifest.Content == "" && strings.Contains(comp.Manifest.URI, "{{") {
+		// devfile.Load leaves uris with variables unread: read it now that they are known.
+		uri := res.Substitute(comp.Manifest.URI, fmt.Sprintf("components[name=%s].%s.uri", comp.Name, kind), st.warn)
+		content, src, err := st.readURI(uri)
+		if err != nil {
+			return nil, fmt.Errorf("component %q: %s uri %q: %w", comp.Name, kind, uri, err)
+		}
+		yamlText, source = content, src
+	}
+	text := res.Substitute(yamlText, fmt.Sprintf("components[name=%s].%s", comp.Name, kind), st.warn)
 	if source == "" {
 		source = fmt.Sprintf("%s: components[name=%s].%s.inlined", filepath.Base(st.d.Path), comp.Name, kind)
 	}

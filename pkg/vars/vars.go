@@ -86,6 +86,9 @@ type Warning struct {
 }
 
 func (w Warning) String() string {
+	if w.Name == "CONTAINER_IMAGE" {
+		return fmt.Sprintf("variable \"CONTAINER_IMAGE\" is not defined (used in %s): it is set only for an apply command that follows exactly one image build; write the image component's imageName in the manifest instead (devtool replaces it with the built image)", strings.Join(w.Where, ", "))
+	}
 	return fmt.Sprintf("variable %q is not defined (used in %s); define it under `variables:` in the devfile, or pass --var %s=VALUE", w.Name, strings.Join(w.Where, ", "), w.Name)
 }
 

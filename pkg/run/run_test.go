@@ -1,0 +1,340 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/devfile"
+	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/vars"
+)
+
+// Fakes for pure run logic; the real backends are tested in pkg/build, pkg/deploy and test/e2e.
+
+type fakeBuilder struct {
+	mu    sync.Mutex
+	calls []build.Request
+	fail  map[string]error // by Request.Name
+	block map[string]bool  // wait for ctx cancellation
+}
+
+func (b *fakeBuilder) Name() string { return "fake" }
+
+func (b *fakeBuilder) Build(ctx context.Context, req build.Request, log io.Writer) (build.Result, error) {
+	b.mu.Lock()
+	b.calls = append(b.calls, req)
+	b.mu.Unlock()
+	if b.block[req.Name] {
+		select {
+		case <-ctx.Done():
+			return build.Result{}, ctx.Err()
+		case <-time.After(10 * time.Second):
+			return build.Result{}, errors.New("not cancelled")
+		}
+	}
+	if err := b.fail[req.Name]; err != nil {
+		return build.Result{}, err
+	}
+	tag := req.Tag
+	if tag == "" {
+		tag = "t-" + req.Name
+	}
+	return build.Result{Name: req.Name, Repository: req.Repository, Tag: tag, Digest: "sha256:" + strings.Repeat("a", 64), Builder: "fake"}, nil
+}
+
+type fakeDeployer struct {
+	mu          sync.Mutex
+	validated   []deploy.Request
+	applied     []deploy.Request
+	validateErr error
+}
+
+func (d *fakeDeployer) Validate(ctx context.Context, req deploy.Request) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.validated = append(d.validated, req)
+	return d.validateErr
+}
+
+func (d *fakeDeployer) Apply(ctx context.Context, req deploy.Request) (deploy.Result, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.applied = append(d.applied, req)
+	var res deploy.Result
+	for _, o := range req.Objects {
+		res.Objects = append(res.Objects, deploy.ObjectResult{Kind: o.GetKind(), Name: o.GetName(), Namespace: o.GetNamespace(), Action: deploy.Created})
+	}
+	return res, nil
+}
+
+func project(t *testing.T, files map[string]string) (*devfile.Devfile, *plan.Plan) {
+	t.Helper()
+	dir := t.TempDir()
+	for n, c := range files {
+		p := filepath.Join(dir, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := devfile.Load(context.Background(), dir, devfile.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Compile(d, plan.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, p
+}
+
+const twoImages = `schemaVersion: 2.2.0
+metadata: {name: shop}
+variables: {NS: shop-ns}
+components:
+  - name: front
+    image: {imageName: front, dockerfile: {uri: Dockerfile, buildContext: .}}
+  - name: back
+    image: {imageName: quay.example/team/back, dockerfile: {uri: Dockerfile, buildContext: .}}
+  - name: front-k8s
+    kubernetes:
+      inlined: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: front, namespace: "{{NS}}"}
+        spec:
+          template:
+            spec:
+              containers:
+              - {name: a, image: front}
+              - {name: b, image: "{{CONTAINER_IMAGE}}"}
+  - name: back-k8s
+    kubernetes:
+      uri: "k8s/{{NS}}.yaml"
+commands:
+  - id: build-front
+    apply: {component: front}
+  - id: build-back
+    apply: {component: back}
+  - id: deploy-front
+    apply: {component: front-k8s}
+  - id: deploy-back
+    apply: {component: back-k8s}
+  - id: front
+    composite: {commands: [build-front, deploy-front]}
+  - id: back
+    composite: {commands: [build-back, deploy-back]}
+  - id: deploy
+    composite: {commands: [front, back], parallel: true, group: {kind: deploy, isDefault: true}}
+`
+
+func twoImageProject(t *testing.T) (*devfile.Devfile, *plan.Plan) {
+	return project(t, map[string]string{
+		"devfile.yaml": twoImages,
+		"Dockerfile":   "FROM scratch\n",
+		"k8s/shop-ns.yaml": `apiVersion: v1
+kind: Pod
+metadata: {name: back}
+spec: {containers: [{name: c, image: "quay.example/team/back:latest"}]}
+`,
+	})
+}
+
+func TestDeployPinsBuiltImages(t *testing.T) {
+	d, p := twoImageProject(t)
+	b, dep := &fakeBuilder{}, &fakeDeployer{}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "test", nil }, Deployer: dep}
+	rep, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := "@sha256:" + strings.Repeat("a", 64)
+	var got []string
+	for _, req := range dep.applied {
+		for _, o := range req.Objects {
+			for _, img := range deploy.ImagesOf([]*unstructured.Unstructured{o}) {
+				got = append(got, o.GetKind()+" "+img)
+			}
+		}
+	}
+	sort.Strings(got) // the two chains apply in parallel
+	want := []string{
+		// Relative name rewritten to <registry>/<devfile name>-<name>, pinned by digest; the
+		// one build ancestor makes CONTAINER_IMAGE that image too.
+		"Deployment 127.0.0.1:5000/me/shop-front:t-front" + digest,
+		// The uri ({{NS}} substituted) read after variables are known; the absolute name
+		// matches "…:latest" written in the manifest.
+		"Pod quay.example/team/back:t-back" + digest,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deployed images (-want +got):\n%s", diff)
+	}
+	if len(dep.validated) != 1 || len(dep.validated[0].Objects) != 2 {
+		t.Errorf("preflight: %d Validate calls, want 1 with both objects", len(dep.validated))
+	}
+	if len(rep.Images) != 2 || rep.Images[0].Name != "back" || rep.Images[1].Name != "front" {
+		t.Errorf("report images = %+v, want back and front (sorted)", rep.Images)
+	}
+	for _, req := range dep.applied {
+		for _, o := range req.Objects {
+			if o.GetLabels()["app.kubernetes.io/managed-by"] != "devtool" || o.GetLabels()["app.kubernetes.io/name"] != "shop" {
+				t.Errorf("%s labels = %v", o.GetKind(), o.GetLabels())
+			}
+		}
+	}
+}
+
+func TestPreflightFailureBuildsNothing(t *testing.T) {
+	d, p := twoImageProject(t)
+	b := &fakeBuilder{}
+	dep := &fakeDeployer{validateErr: &deploy.ValidationError{Problems: []deploy.ObjectProblem{{Object: "Pod v1 default/back", Message: "bad"}}}}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+	_, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true})
+	var pe *PreflightError
+	if !errors.As(err, &pe) {
+		t.Fatalf("err = %v, want *PreflightError", err)
+	}
+	if len(b.calls) != 0 || len(dep.applied) != 0 {
+		t.Errorf("after a failed preflight: %d builds, %d applies; want none", len(b.calls), len(dep.applied))
+	}
+}
+
+func TestFirstFailureCancelsParallelBuilds(t *testing.T) {
+	d, p := twoImageProject(t)
+	b := &fakeBuilder{fail: map[string]error{"back": errors.New("boom")}, block: map[string]bool{"front": true}}
+	dep := &fakeDeployer{}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+	start := time.Now()
+	_, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true})
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "build-back" || se.Kind != plan.StepBuild {
+		t.Fatalf("err = %v, want a *StepError for build-back", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("the blocked build was not cancelled (took %s)", time.Since(start))
+	}
+	if len(dep.applied) != 0 {
+		t.Errorf("applied %d times after a failed build", len(dep.applied))
+	}
+}
+
+func TestInputErrorsBeforeAnything(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		opts  Options
+		want  []string
+	}{
+		{
+			name: "missing Dockerfile",
+			files: map[string]string{"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: x}
+components:
+  - name: img
+    image: {imageName: x, dockerfile: {uri: docker/Dockerfile, buildContext: .}}
+commands:
+  - id: b
+    apply: {component: img, group: {kind: deploy}}
+`},
+			opts: Options{ImageRegistry: "127.0.0.1:5000"},
+			want: []string{`image component "img"`, `dockerfile uri "docker/Dockerfile"`, "no such file"},
+		},
+		{
+			name: "relative image name without a registry",
+			files: map[string]string{"Dockerfile": "FROM scratch\n", "devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: x}
+components:
+  - name: img
+    image: {imageName: x, dockerfile: {uri: Dockerfile}}
+commands:
+  - id: b
+    apply: {component: img, group: {kind: deploy}}
+`},
+			opts: Options{Push: true},
+			want: []string{`imageName "x" has no registry`, "--image-registry"},
+		},
+		{
+			name: "undefined variable with --strict",
+			files: map[string]string{"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: x}
+components:
+  - name: m
+    kubernetes: {inlined: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{NAME}}'}\n"}
+commands:
+  - id: a
+    apply: {component: m, group: {kind: deploy}}
+`},
+			opts: Options{Strict: true},
+			want: []string{`"NAME"`, "components[name=m].kubernetes"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, p := project(t, tt.files)
+			b, dep := &fakeBuilder{}, &fakeDeployer{}
+			r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+			_, err := r.Deploy(context.Background(), d, p, tt.opts)
+			var ie *InputError
+			if !errors.As(err, &ie) {
+				t.Fatalf("err = %v, want *InputError", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+			if len(b.calls)+len(dep.validated)+len(dep.applied) != 0 {
+				t.Errorf("something ran: %d builds, %d validations, %d applies", len(b.calls), len(dep.validated), len(dep.applied))
+			}
+		})
+	}
+}
+
+func TestVarOverridesAndQualify(t *testing.T) {
+	d, p := twoImageProject(t)
+	r := &Runner{}
+	out, warnings, err := r.Render(d, p, Options{ImageRegistry: "reg.example/me/", Vars: []vars.Layer{{Source: "--var", Values: map[string]string{"NS": "shop-ns"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	// Rendering shows images that builds would produce as their repository.
+	if imgs := deploy.ImagesOf(out[0].Objects); !cmp.Equal(imgs, []string{"reg.example/me/shop-front"}) {
+		t.Errorf("rendered images = %v", imgs)
+	}
+	if len(out) != 2 || out[0].Objects[0].GetNamespace() != "shop-ns" {
+		t.Fatalf("render = %+v", out)
+	}
+	tests := []struct{ in, registry, name, repo, tag string }{
+		{"front", "reg.example/me/", "shop", "reg.example/me/shop-front", ""},
+		{"front:v1", "reg.example/me", "shop", "reg.example/me/shop-front", "v1"},
+		{"team/Front", "reg.example", "Shop", "reg.example/shop-team-front", ""},
+		{"quay.io/x/y:2", "reg.example", "shop", "quay.io/x/y", "2"},
+		{"localhost/y", "reg.example", "shop", "localhost/y", ""},
+		{"localhost:5000/y@sha256:abc", "reg.example", "shop", "localhost:5000/y", ""},
+		{"front", "", "shop", "front", ""},
+	}
+	for _, tt := range tests {
+		repo, tag, _ := qualify(tt.in, tt.registry, tt.name)
+		if repo != tt.repo || tag != tt.tag {
+			t.Errorf("qualify(%q, %q, %q) = %q, %q; want %q, %q", tt.in, tt.registry, tt.name, repo, tag, tt.repo, tt.tag)
+		}
+	}
+}
