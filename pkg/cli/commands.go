@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 	"github.com/devtool/devtool/pkg/run"
 )
@@ -205,10 +207,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			r := &run.Runner{Choose: choose, Sink: g.sink()}
 			rep, err := r.Build(cmd.Context(), d, components, run.Options{Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Push: push, Tag: bf.tag, Platforms: bf.platforms})
 			g.warn(rep.Warnings)
-			if perr := g.printReport(rep); perr != nil && err == nil {
-				err = perr
-			}
-			return err
+			return g.finish(rep, err)
 		},
 	}
 	bf.add(c)
@@ -265,10 +264,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
 				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force,
 			})
-			if perr := g.printReport(rep); perr != nil && err == nil {
-				err = perr
-			}
-			return err
+			return g.finish(rep, err)
 		},
 	}
 	bf.add(c)
@@ -335,10 +331,71 @@ func (g *globals) print(doc any) error {
 	}
 }
 
-func writeErrorJSON(w io.Writer, err error) {
-	code, exit := Classify(err)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(map[string]any{"apiVersion": run.APIVersion, "kind": "Error", "code": code, "exitCode": exit, "message": err.Error()})
+// finish prints rep and returns err. In json/yaml mode a failed command prints no report:
+// Main writes one Error document instead, which carries the partial report (what was built
+// and applied before the failure), so stdout always holds exactly one document.
+func (g *globals) finish(rep *run.Report, err error) error {
+	if err != nil && g.output != "text" {
+		return &reportedError{err: err, report: rep}
+	}
+	if perr := g.printReport(rep); perr != nil && err == nil {
+		err = perr
+	}
+	return err
 }
 
+// reportedError carries the partial report of a failed build or deploy to the Error document.
+type reportedError struct {
+	err    error
+	report *run.Report
+}
+
+func (e *reportedError) Error() string { return e.err.Error() }
+func (e *reportedError) Unwrap() error { return e.err }
+
+// ErrorDocument is the `-o json|yaml` document of a failed command: a stable Code (see
+// Classify), the exit code, the message, structured Problems when the error is a devfile or
+// manifest validation error, and the partial Report of a failed build or deploy.
+type ErrorDocument struct {
+	APIVersion string      `json:"apiVersion"`
+	Kind       string      `json:"kind"`
+	Code       string      `json:"code"`
+	ExitCode   int         `json:"exitCode"`
+	Message    string      `json:"message"`
+	File       string      `json:"file,omitempty"`
+	Problems   any         `json:"problems,omitempty"`
+	Report     *run.Report `json:"report,omitempty"`
+}
+
+func errorDocument(err error) ErrorDocument {
+	code, exit := Classify(err)
+	doc := ErrorDocument{APIVersion: run.APIVersion, Kind: "Error", Code: code, ExitCode: exit, Message: err.Error()}
+	var (
+		re  *reportedError
+		dve *devfile.ValidationError
+		mve *deploy.ValidationError
+	)
+	if errors.As(err, &re) {
+		doc.Report = re.report
+	}
+	switch {
+	case errors.As(err, &dve):
+		doc.File, doc.Problems = dve.File, dve.Problems
+	case errors.As(err, &mve):
+		doc.Problems = mve.Problems
+	}
+	return doc
+}
+
+func writeErrorDocument(w io.Writer, format string, err error) {
+	doc := errorDocument(err)
+	if format == "yaml" {
+		if b, merr := yaml.Marshal(doc); merr == nil {
+			_, _ = w.Write(b)
+		}
+		return
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(doc)
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -125,7 +126,39 @@ commands:
 	}
 	// JSON error document on stdout.
 	stdout, _, _ := runCLI(t, context.Background(), "validate", "--devfile", cycle, "-o", "json")
-	if !strings.Contains(stdout, `"kind": "Error"`) || !strings.Contains(stdout, `"code": "InvalidDevfile"`) {
-		t.Errorf("JSON error document: %s", stdout)
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	var doc ErrorDocument
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("stdout is not a JSON document: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Errorf("stdout holds more than one JSON document:\n%s", stdout)
+	}
+	if doc.Kind != "Error" || doc.Code != "InvalidDevfile" || doc.ExitCode != ExitInvalid || !strings.HasSuffix(doc.File, "cycle.yaml") {
+		t.Errorf("error document = %+v", doc)
+	}
+	problems, _ := doc.Problems.([]any)
+	if len(problems) != 2 {
+		t.Errorf("error document problems = %v, want the two commands of the cycle", doc.Problems)
+	}
+	// A failed build: one Error document carrying the partial report, nothing else.
+	write("Dockerfile", "FROM 127.0.0.1:1/nothing/here:1\nCOPY . /\n")
+	bad := write("build.yaml", `schemaVersion: 2.2.0
+metadata: {name: b}
+components:
+  - name: img
+    image: {imageName: 127.0.0.1:1/b, dockerfile: {uri: Dockerfile}}
+`)
+	stdout, _, err = runCLI(t, context.Background(), "build", "--devfile", bad, "--builder", "native", "-o", "json")
+	if code, exit := Classify(err); code != "BuildFailed" || exit != ExitBuild {
+		t.Errorf("build with an unreachable base image: %s/%d (%v)", code, exit, err)
+	}
+	dec = json.NewDecoder(strings.NewReader(stdout))
+	doc = ErrorDocument{}
+	if err := dec.Decode(&doc); err != nil || dec.More() || doc.Report == nil || doc.Report.Kind != "BuildReport" {
+		t.Errorf("want exactly one Error document with the partial BuildReport; got err=%v:\n%s", err, stdout)
+	}
+	if !strings.Contains(doc.Message, "127.0.0.1:1/nothing/here:1") {
+		t.Errorf("message does not name the base image: %s", doc.Message)
 	}
 }

@@ -98,8 +98,8 @@ func Main(ctx context.Context, args []string, s Streams, getenv func(string) (st
 		return nil
 	}
 	if cmd != nil && cmd.Flags().Lookup("output") != nil {
-		if o, _ := cmd.Flags().GetString("output"); o == "json" {
-			writeErrorJSON(s.Out, err)
+		if o, _ := cmd.Flags().GetString("output"); o == "json" || o == "yaml" {
+			writeErrorDocument(s.Out, o, err)
 		}
 	}
 	return err
@@ -176,4 +176,3 @@ func (g *globals) warn(msgs []string) {
 
 // OSGetenv is os.LookupEnv, for cmd/devtool.
 func OSGetenv(k string) (string, bool) { return os.LookupEnv(k) }
-

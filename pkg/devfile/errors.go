@@ -31,9 +31,9 @@ type Problem struct {
 	// Path locates the problem with names rather than indexes, e.g.
 	// "components[name=backend].image.imageName" or "commands[id=deploy]"; "" when the problem
 	// concerns the whole file.
-	Path string
+	Path string `json:"path,omitempty"`
 	// Message says what is wrong (and, where there is one, the fix), in short human text.
-	Message string
+	Message string `json:"message"`
 }
 
 // String formats the problem as "path: message" (or just the message when Path is empty).
