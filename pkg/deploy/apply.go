@@ -87,6 +87,9 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		if err != nil {
 			return nil, &ClusterError{Err: err}
 		}
+		if noKubeconfig(a.getter, cfg) {
+			return nil, &ClusterError{Server: cfg.Host, Err: errors.New("no cluster is configured: no kubeconfig at $KUBECONFIG or ~/.kube/config and no --server, so client-go fell back to its default")}
+		}
 		cfg = rest.CopyConfig(cfg)
 		// client-go's default (5 QPS, burst 10) throttles a deploy of a few dozen objects.
 		if cfg.QPS == 0 {
@@ -121,6 +124,16 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		return nil, &ClusterError{Server: cl.server, Err: err}
 	}
 	return cl, nil
+}
+
+// noKubeconfig reports whether cfg is client-go's fallback for "nothing configured"
+// (http://localhost:8080, what kubectl then reports as a refused connection).
+func noKubeconfig(getter genericclioptions.RESTClientGetter, cfg *rest.Config) bool {
+	if cfg.Host != "http://localhost:8080" && cfg.Host != "localhost:8080" {
+		return false
+	}
+	raw, err := getter.ToRawKubeConfigLoader().RawConfig()
+	return err == nil && len(raw.Clusters) == 0
 }
 
 // item is one object of a request, prepared for validation and apply.

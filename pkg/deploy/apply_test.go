@@ -381,3 +381,19 @@ current-context: c
 		t.Fatalf("error = %v (%T), want a *ClusterError naming https://127.0.0.1:1", err, err)
 	}
 }
+
+// TestNoKubeconfig: with nothing configured, the error says so instead of reporting a refused
+// connection to client-go's localhost:8080 fallback.
+func TestNoKubeconfig(t *testing.T) {
+	t.Setenv("KUBECONFIG", "")
+	t.Setenv("HOME", t.TempDir())
+	a, err := New(genericclioptions.NewConfigFlags(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Validate(context.Background(), Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")})
+	var ce *ClusterError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no cluster is configured") {
+		t.Fatalf("error = %v (%T), want a *ClusterError saying no cluster is configured", err, err)
+	}
+}
