@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 	"github.com/devtool/devtool/pkg/run"
+	"github.com/devtool/devtool/pkg/vars"
 )
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -123,15 +125,7 @@ func newRenderCommand(g *globals) *cobra.Command {
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			d, err := g.load(cmd.Context())
-			if err != nil {
-				return err
-			}
-			p, err := plan.Compile(d, plan.Options{Command: command})
-			if err != nil {
-				return err
-			}
-			layers, err := g.varLayers()
+			d, p, layers, err := g.loadPlan(cmd.Context(), command)
 			if err != nil {
 				return err
 			}
@@ -239,15 +233,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			d, err := g.load(cmd.Context())
-			if err != nil {
-				return err
-			}
-			p, err := plan.Compile(d, plan.Options{Command: command})
-			if err != nil {
-				return err
-			}
-			layers, err := g.varLayers()
+			d, p, layers, err := g.loadPlan(cmd.Context(), command)
 			if err != nil {
 				return err
 			}
@@ -398,4 +384,22 @@ func writeErrorDocument(w io.Writer, format string, err error) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(doc)
+}
+
+// loadPlan loads the devfile, compiles the deploy command (or command, when not empty) and
+// reads the --var-file/--var layers: what render and deploy start from.
+func (g *globals) loadPlan(ctx context.Context, command string) (*devfile.Devfile, *plan.Plan, []vars.Layer, error) {
+	d, err := g.load(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := plan.Compile(d, plan.Options{Command: command})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	layers, err := g.varLayers()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return d, p, layers, nil
 }

@@ -359,16 +359,7 @@ func TestDryRunServerChangesNothing(t *testing.T) {
 // TestUnreachableCluster: a kubeconfig pointing at a closed port gives a *ClusterError that
 // names the server.
 func TestUnreachableCluster(t *testing.T) {
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := testenv.UnreachableKubeconfig(t, "https://127.0.0.1:1")
 	a, err := New(getter(t, kc))
 	if err != nil {
 		t.Fatal(err)

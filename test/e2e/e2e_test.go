@@ -300,16 +300,7 @@ func TestInvalidObjectChangesNothing(t *testing.T) {
 // TestUnreachableCluster fails before building, naming the server.
 func TestUnreachableCluster(t *testing.T) {
 	host := testenv.StartRegistry(t)
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kc, []byte(`apiVersion: v1
-kind: Config
-clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
-users: [{name: u, user: {token: x}}]
-contexts: [{name: c, context: {cluster: c, user: u}}]
-current-context: c
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := testenv.UnreachableKubeconfig(t, "https://127.0.0.1:1")
 	dir := sample(t, "hello")
 	_, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", kc, "--image-registry", host+"/demo", "-o", "json")
 	if err == nil {

@@ -231,3 +231,22 @@ func APIServerForTest(t testing.TB) *APIServer {
 	})
 	return s
 }
+
+// UnreachableKubeconfig writes a kubeconfig in t.TempDir() whose only cluster is server (e.g.
+// "https://127.0.0.1:1", a port nothing listens on) with a dummy token, and returns its path:
+// for tests of what happens when the cluster cannot be reached.
+func UnreachableKubeconfig(t testing.TB, server string) string {
+	t.Helper()
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	content := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, server)
+	if err := os.WriteFile(kc, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kc
+}
