@@ -47,8 +47,13 @@ test-short:
 vet:
 	$(GO) vet ./...
 
+# Benchmarks side by side with the peer tool (buildah), in the same run; prints peer/devtool
+# ratios (how many times faster devtool is).
 bench: deps
-	DEVTOOL_REQUIRE_TESTENV=1 TESTAPISERVER_BIN=$(CURDIR)/test/testenv/bin/testapiserver $(GO) test -run '^$$' -bench . -benchtime 5x ./...
+	DEVTOOL_REQUIRE_TESTENV=1 $(GO) test -run '^$$' -bench . -benchtime 5x ./test/bench/ | tee $(CURDIR)/bench.out
+	@awk '/^Benchmark/ { split($$1, p, "/"); sub(/-[0-9]+$$/, "", p[2]); ns[p[1] "," p[2]] = $$3; names[p[1]] = 1 } \
+	  END { for (n in names) if ((n ",devtool") in ns && (n ",buildah") in ns) \
+	    printf "%s: buildah/devtool = %.1fx\n", n, ns[n ",buildah"] / ns[n ",devtool"] }' $(CURDIR)/bench.out
 
 clean: testenv-down
 	rm -rf bin $(STATE)
