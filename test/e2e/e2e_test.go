@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devtool/devtool/pkg/cli"
+	"github.com/devtool/devtool/pkg/event"
 	"github.com/devtool/devtool/pkg/run"
 	"github.com/devtool/devtool/test/testenv"
 )
@@ -423,4 +425,78 @@ commands:
 func engineOnPath(name string) bool {
 	_, err := exec.LookPath(name)
 	return err == nil
+}
+
+// TestCancelDuringBuild: cancelling (what SIGINT/SIGTERM do in cmd/devtool) while an engine
+// build runs stops it promptly with exit code 130, and nothing is applied.
+func TestCancelDuringBuild(t *testing.T) {
+	if !engineOnPath("buildah") {
+		if testenv.Required() {
+			t.Fatal("buildah is not installed (apt-get install buildah; make deps does it)")
+		}
+		t.Skip("buildah is not installed")
+	}
+	e := setup(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN sleep 120\n",
+		"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: slow}
+components:
+  - name: img
+    image: {imageName: slow, dockerfile: {uri: Dockerfile, args: ["BASE={{BASE}}"]}}
+  - name: k8s
+    kubernetes:
+      inlined: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: after-slow-build, namespace: default}
+commands:
+  - id: build
+    apply: {component: img}
+  - id: apply
+    apply: {component: k8s}
+  - id: deploy
+    composite: {commands: [build, apply], group: {kind: deploy, isDefault: true}}
+`,
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	started := make(chan struct{})
+	var once sync.Once
+	sink := event.LineWriter(func(line string) {
+		if strings.Contains(line, "building image component") {
+			once.Do(func() { close(started) })
+		}
+	})
+	go func() {
+		select {
+		case <-started:
+			time.Sleep(2 * time.Second) // let buildah get into the RUN
+			cancel()
+		case <-time.After(time.Minute):
+			cancel()
+		}
+	}()
+	start := time.Now()
+	err := cli.Main(ctx, []string{"deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "--image-registry", e.registry + "/e2e",
+		"--var", "BASE=" + e.base, "--builder", "buildah"},
+		cli.Streams{In: strings.NewReader(""), Out: &out, Err: io.MultiWriter(&errb, sink)}, func(string) (string, bool) { return "", false })
+	took := time.Since(start)
+	t.Logf("stderr:\n%s", errb.String())
+	if code, exit := cli.Classify(err); code != "Cancelled" || exit != cli.ExitCancelled {
+		t.Fatalf("Classify = %s/%d, want Cancelled/%d (err: %v)", code, exit, cli.ExitCancelled, err)
+	}
+	if took > 30*time.Second {
+		t.Errorf("cancellation took %s; the RUN sleeps 120 s, so the engine was not stopped", took)
+	}
+	if _, err := e.get(t, configmaps, "default", "after-slow-build"); !apierrors.IsNotFound(err) {
+		t.Errorf("the apply step ran after a cancelled build (or lookup failed: %v)", err)
+	}
 }
