@@ -14,7 +14,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -85,24 +87,44 @@ func hasPort(host string) bool {
 //   - the build arguments, by name in sorted order, the last one winning for a repeated name;
 //     "KEY" alone takes its value from the environment like `docker build --build-arg KEY`, and
 //     an unset variable counts as "unset", distinct from empty,
-//   - the platforms, sorted and deduplicated,
-//   - every entry of ContextDir that .dockerignore keeps (docker's rules: moby/patternmatcher,
-//     "!" exceptions, an excluded directory is skipped unless an exception may reach inside),
-//     walked in lexical order: its slash-separated relative path and type; for directories and
-//     files the permission bits (with setuid/setgid/sticky); for files the content's SHA-256;
-//     for symlinks the target (not followed). Modification times and owners are not hashed:
-//     a fresh git checkout must hit the cache, as docker's own build cache does.
-//   - the .dockerignore file's bytes, even when it excludes itself.
+//   - the platforms, sorted and deduplicated; with none, the host's architecture, which is the
+//     platform every backend then builds for (a tag made on an arm64 laptop must not be reused
+//     by an amd64 CI runner),
+//   - every entry of ContextDir that an ignore file keeps (docker's rules: moby/patternmatcher,
+//     "!" exceptions), walked in lexical order: its slash-separated relative path and type; for
+//     directories and files the permission bits (with setuid/setgid/sticky); for files the
+//     content's SHA-256; for symlinks the target (not followed). Modification times and owners
+//     are not hashed: a fresh git checkout must hit the cache, as docker's own build cache does.
+//   - the bytes of every ignore file a backend may use: "<Dockerfile>.dockerignore" and
+//     "<Dockerfile>.containerignore" next to the Dockerfile (buildkit's, and buildah's,
+//     per-Dockerfile ignore files), ".containerignore" (buildah, podman) and ".dockerignore" in
+//     ContextDir, even when they exclude themselves.
 //
-// .git is hashed unless .dockerignore excludes it, like the context docker sends. A
-// .containerignore or Dockerfile-specific ignore file is not consulted: a file that such a
-// file would drop only costs a spurious rebuild, never a stale cache hit.
+// Backends pick different ignore files (buildkit and the native builder prefer
+// "<Dockerfile>.dockerignore", buildah and podman ".containerignore", others only
+// ".dockerignore"), and a preferred file replaces the others rather than adding to them. So an
+// entry is left out only when every ignore file that exists excludes it, and never when there
+// is no ".dockerignore" (a backend that reads only that file then sends everything). Hashing a
+// file no backend sends costs a spurious rebuild; not hashing one a backend sends would reuse
+// a stale image.
 //
-// Errors: the Dockerfile or a context entry cannot be read, or .dockerignore is malformed.
+// .git is hashed unless the ignore files exclude it, like the context docker sends.
+//
+// Errors: the Dockerfile or a context entry cannot be read, or an ignore file is malformed.
 func InputDigest(req Request, builder string) (string, error) {
+	return inputDigest(context.Background(), req, builder, hostPlatform)
+}
+
+// hostPlatform is the platform backends build for when a Request names none.
+const hostPlatform = "linux/" + runtime.GOARCH
+
+// inputDigestVersion is the first field hashed; bump it when what is hashed changes.
+const inputDigestVersion = "devtool input digest v2"
+
+func inputDigest(ctx context.Context, req Request, builder, host string) (string, error) {
 	h := sha256.New()
 	w := &fieldWriter{h: h}
-	w.field("devtool input digest v1")
+	w.field(inputDigestVersion)
 	w.field("builder", builder)
 
 	df, err := os.ReadFile(req.Dockerfile)
@@ -142,8 +164,11 @@ func InputDigest(req Request, builder string) (string, error) {
 		}
 		w.field("platform", p)
 	}
+	if len(plats) == 0 {
+		w.field("host platform", host)
+	}
 
-	if err := hashContext(w, req.ContextDir); err != nil {
+	if err := hashContext(ctx, w, req.ContextDir, req.Dockerfile); err != nil {
 		return "", err
 	}
 	if w.err != nil {
@@ -171,32 +196,65 @@ func (w *fieldWriter) field(parts ...string) {
 // modeBits are the parts of a file mode that COPY/ADD carry into the image.
 const modeBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
 
-func hashContext(w *fieldWriter, dir string) error {
+// ignoreMatchers hashes the ignore files any backend may use and returns one matcher per
+// ignore choice a backend may make; nil stands for "nothing excluded".
+func ignoreMatchers(w *fieldWriter, root, dir, dockerfile string) ([]*patternmatcher.PatternMatcher, error) {
+	type candidate struct{ label, path, shown string }
+	var cands []candidate
+	if dockerfile != "" {
+		cands = append(cands,
+			candidate{"dockerfile dockerignore", dockerfile + ".dockerignore", dockerfile + ".dockerignore"},
+			candidate{"dockerfile containerignore", dockerfile + ".containerignore", dockerfile + ".containerignore"})
+	}
+	cands = append(cands,
+		candidate{"containerignore", filepath.Join(root, ".containerignore"), filepath.Join(dir, ".containerignore")},
+		candidate{"dockerignore", filepath.Join(root, ".dockerignore"), filepath.Join(dir, ".dockerignore")})
+	var matchers []*patternmatcher.PatternMatcher
+	hasDockerignore := false
+	for _, c := range cands {
+		data, err := os.ReadFile(c.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("reading %s: %w", c.shown, err)
+		}
+		w.field(c.label, string(data))
+		patterns, err := ignorefile.ReadAll(strings.NewReader(string(data)))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", c.shown, err)
+		}
+		pm, err := patternmatcher.New(patterns)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", c.shown, err)
+		}
+		matchers = append(matchers, pm)
+		if c.label == "dockerignore" {
+			hasDockerignore = true
+		}
+	}
+	if !hasDockerignore {
+		// A backend that reads only <context>/.dockerignore sends everything.
+		matchers = append(matchers, nil)
+	}
+	return matchers, nil
+}
+
+func hashContext(ctx context.Context, w *fieldWriter, dir, dockerfile string) error {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("reading the build context: %w", err)
 	}
-	var patterns []string
-	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
-	switch {
-	case err == nil:
-		w.field("dockerignore", string(ignore))
-		if patterns, err = ignorefile.ReadAll(strings.NewReader(string(ignore))); err != nil {
-			return fmt.Errorf("reading %s: %w", filepath.Join(dir, ".dockerignore"), err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("reading the build context: %w", err)
-	}
-	pm, err := patternmatcher.New(patterns)
+	matchers, err := ignoreMatchers(w, root, dir, dockerfile)
 	if err != nil {
-		return fmt.Errorf("parsing %s: %w", filepath.Join(dir, ".dockerignore"), err)
+		return err
 	}
-	// Match results of directories, so a child is matched against its parent's result the way
-	// docker's context tar (moby/go-archive TarWithOptions) does it.
-	parents := map[string]patternmatcher.MatchInfo{}
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading the build context: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
@@ -205,15 +263,12 @@ func hashContext(w *fieldWriter, dir string) error {
 		if rel == "." {
 			return nil
 		}
-		excluded, info, err := pm.MatchesUsingParentResults(rel, parents[filepath.Dir(rel)])
+		excluded, mayReinclude, err := excludedByAll(matchers, rel)
 		if err != nil {
-			return fmt.Errorf("matching %s against .dockerignore: %w", rel, err)
-		}
-		if d.IsDir() {
-			parents[rel] = info
+			return err
 		}
 		if excluded {
-			if d.IsDir() && !exceptionInside(pm, rel) {
+			if d.IsDir() && !mayReinclude {
 				return filepath.SkipDir
 			}
 			return nil
@@ -245,19 +300,58 @@ func hashContext(w *fieldWriter, dir string) error {
 	})
 }
 
-// exceptionInside reports whether some "!" pattern of pm may re-include something under the
-// excluded directory rel (docker's rule for walking into excluded directories).
-func exceptionInside(pm *patternmatcher.PatternMatcher, rel string) bool {
+// excludedByAll reports whether every matcher excludes rel (a nil matcher excludes nothing)
+// and, if so, whether a "!" pattern of one of them may re-include something below rel.
+func excludedByAll(matchers []*patternmatcher.PatternMatcher, rel string) (excluded, mayReinclude bool, err error) {
+	for _, pm := range matchers {
+		if pm == nil {
+			return false, false, nil
+		}
+		ex, err := pm.MatchesOrParentMatches(rel)
+		if err != nil {
+			return false, false, fmt.Errorf("matching %s against the ignore file: %w", rel, err)
+		}
+		if !ex {
+			return false, false, nil
+		}
+		if exceptionMayReach(pm, rel) {
+			mayReinclude = true
+		}
+	}
+	return true, mayReinclude, nil
+}
+
+// exceptionMayReach reports whether some "!" pattern of pm may match rel, one of its parents
+// or something below it, so that an entry below the excluded directory rel may be kept. It
+// compares the pattern's leading segments with rel's; a "**" segment may match anything. This
+// covers wildcard exceptions ("!*/keep.log", "!**/keep.log") that docker's literal-prefix test
+// misses but buildkit and the native builder honour.
+func exceptionMayReach(pm *patternmatcher.PatternMatcher, rel string) bool {
 	if !pm.Exclusions() {
 		return false
 	}
-	dirSlash := rel + string(filepath.Separator)
+	dirSegs := strings.Split(filepath.ToSlash(rel), "/")
 	for _, pat := range pm.Patterns() {
-		if pat.Exclusion() && strings.HasPrefix(pat.String()+string(filepath.Separator), dirSlash) {
+		if !pat.Exclusion() {
+			continue
+		}
+		if segmentsMayMatch(strings.Split(filepath.ToSlash(pat.String()), "/"), dirSegs) {
 			return true
 		}
 	}
 	return false
+}
+
+func segmentsMayMatch(patSegs, dirSegs []string) bool {
+	for i := 0; i < len(patSegs) && i < len(dirSegs); i++ {
+		if strings.Contains(patSegs[i], "**") {
+			return true
+		}
+		if ok, err := path.Match(patSegs[i], dirSegs[i]); err != nil || !ok {
+			return err != nil // a pattern we cannot judge may match
+		}
+	}
+	return true
 }
 
 func fileSum(p string) (string, error) {
@@ -299,14 +393,18 @@ func (remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, err
 	}
 	host := r.Context().RegistryStr()
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	var tr http.RoundTripper = remote.DefaultTransport
 	if InsecureRegistry(host) {
 		if r, err = name.ParseReference(ref, name.Insecure); err != nil {
 			return "", false, fmt.Errorf("parsing image reference %q: %w", ref, err)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user marked this registry insecure
-		opts = append(opts, remote.WithTransport(tr))
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user marked this registry insecure
+		tr = t
 	}
+	// ggcr also falls back to plain HTTP for RFC 1918 addresses and *.local hosts; only the
+	// registries InsecureRegistry names may be reached without TLS.
+	opts = append(opts, remote.WithTransport(HTTPSOnly(tr, InsecureRegistry)))
 	desc, err := remote.Head(r, opts...)
 	if err != nil {
 		if notFound(err) {
@@ -318,6 +416,30 @@ func (remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, err
 		return "", false, fmt.Errorf("looking up %s in registry %s (check that the registry is reachable, and that you are logged in if it is private): %w", ref, host, err)
 	}
 	return desc.Digest.String(), true, nil
+}
+
+// HTTPSOnly wraps rt so that plain-HTTP requests fail unless plainOK(host) holds for the
+// request's host ("host:port"). go-containerregistry falls back from HTTPS to plain HTTP by
+// itself for RFC 1918 addresses and "*.local" hosts, which would send credentials in clear
+// text to a registry nobody marked insecure; registry clients in pkg/build wrap their
+// transport with it.
+func HTTPSOnly(rt http.RoundTripper, plainOK func(host string) bool) http.RoundTripper {
+	return &httpsOnly{rt: rt, plainOK: plainOK}
+}
+
+type httpsOnly struct {
+	rt      http.RoundTripper
+	plainOK func(string) bool
+}
+
+func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme == "http" && !t.plainOK(r.URL.Host) {
+		if r.Body != nil {
+			r.Body.Close()
+		}
+		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or listed in %s", r.URL.Host, EnvInsecureRegistries)
+	}
+	return t.rt.RoundTrip(r)
 }
 
 // notFound reports a registry answer that means "no such tag or repository".
@@ -349,6 +471,9 @@ func notFound(err error) bool {
 //     and a line "cached: repo:tag@digest (…)" goes to log. Otherwise inner builds and pushes.
 //   - Without Push the registry is never contacted (offline builds and renders); inner builds.
 //
+// The input digest covers inner.Name() and, when inner is Configured, its Config. The walk of
+// the build context stops when ctx is cancelled.
+//
 // Errors: the input digest cannot be computed (unreadable Dockerfile or context), or reg
 // fails (unreachable, unauthorized) — a registry error is returned rather than building
 // blindly, since the push would fail the same way. Errors name Request.Name.
@@ -361,6 +486,27 @@ type cached struct {
 
 func (c *cached) Name() string { return c.inner.Name() }
 
+// Configured is an optional ability of a Builder: Config returns its construction-time
+// settings that change the images it builds (an engine's extra build flags such as
+// "--target=prod", its isolation), in a stable form. Cached hashes them into the input digest
+// together with Name, so that changing them (ODO_IMAGE_BUILD_ARGS, say) cannot reuse an image
+// built with other settings.
+type Configured interface {
+	Config() string
+}
+
+// digestBuilder is what Cached passes to InputDigest as builder: the Name, and the Config of a
+// Configured builder.
+func digestBuilder(b Builder) string {
+	n := b.Name()
+	if c, ok := b.(Configured); ok {
+		if cfg := c.Config(); cfg != "" {
+			n += "\x00" + cfg
+		}
+	}
+	return n
+}
+
 func (c *cached) Build(ctx context.Context, req Request, log io.Writer) (Result, error) {
 	if log == nil {
 		log = io.Discard
@@ -368,7 +514,7 @@ func (c *cached) Build(ctx context.Context, req Request, log io.Writer) (Result,
 	if req.Tag != "" {
 		return c.inner.Build(ctx, req, log)
 	}
-	sum, err := InputDigest(req, c.inner.Name())
+	sum, err := inputDigest(ctx, req, digestBuilder(c.inner), hostPlatform)
 	if err != nil {
 		return Result{}, fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -539,5 +540,168 @@ func TestExecError(t *testing.T) {
 	}
 	if got, want := cancelled.Error(), `image "api": docker push … failed: context canceled`; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestInputDigestIgnoreFiles: backends prefer other ignore files to <context>/.dockerignore
+// (buildkit and native "<Dockerfile>.dockerignore", buildah and podman ".containerignore"), and
+// "!" exceptions may use wildcards. A file that some backend sends must count.
+func TestInputDigestIgnoreFiles(t *testing.T) {
+	tests := []struct {
+		name   string
+		files  map[string]string // relative to the context; "../" for the Dockerfile's dir
+		change string            // context file to rewrite
+		same   bool
+	}{
+		{
+			name:   "Dockerfile.dockerignore replaces .dockerignore",
+			files:  map[string]string{".dockerignore": "data\n", "../Dockerfile.dockerignore": "tmp\n", "data/x": "1"},
+			change: "data/x",
+		},
+		{
+			name:   "Dockerfile.dockerignore content",
+			files:  map[string]string{"../Dockerfile.dockerignore": "data\n", "data/x": "1"},
+			change: "../Dockerfile.dockerignore",
+		},
+		{
+			name:   ".containerignore replaces .dockerignore",
+			files:  map[string]string{".dockerignore": "data\n", ".containerignore": "tmp\n", "data/x": "1"},
+			change: "data/x",
+		},
+		{
+			name:   "excluded by every ignore file",
+			files:  map[string]string{".dockerignore": "data\n", ".containerignore": "data\n", "../Dockerfile.dockerignore": "data\n", "data/x": "1"},
+			change: "data/x",
+			same:   true,
+		},
+		{
+			name:   "only a Dockerfile.dockerignore: engines without it send everything",
+			files:  map[string]string{"../Dockerfile.dockerignore": "data\n", "data/x": "1"},
+			change: "data/x",
+		},
+		{
+			name:   "wildcard exception inside an excluded directory",
+			files:  map[string]string{".dockerignore": "logs\n!**/keep.log\n", "logs/keep.log": "1", "logs/debug.log": "1"},
+			change: "logs/keep.log",
+		},
+		{
+			name:   "wildcard exception with a single star",
+			files:  map[string]string{".dockerignore": "logs\n!*/keep.log\n", "logs/keep.log": "1"},
+			change: "logs/keep.log",
+		},
+		{
+			name:   "file under the excluded directory that no exception keeps",
+			files:  map[string]string{".dockerignore": "logs\n!**/keep.log\n", "logs/keep.log": "1", "logs/debug.log": "1"},
+			change: "logs/debug.log",
+			same:   true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			ctxDir := filepath.Join(root, "ctx")
+			mkdir(t, ctxDir)
+			writeTree(t, root, map[string]string{"Dockerfile": "FROM scratch\nCOPY . /\n"})
+			for p, c := range tc.files {
+				rewrite(t, ctxDir, p, c)
+			}
+			req := build.Request{Name: "x", ContextDir: ctxDir, Dockerfile: filepath.Join(root, "Dockerfile")}
+			before := digestOf(t, req, "native")
+			rewrite(t, ctxDir, tc.change, "changed")
+			after := digestOf(t, req, "native")
+			if tc.same && after != before {
+				t.Errorf("digest changed after rewriting %s, want unchanged", tc.change)
+			}
+			if !tc.same && after == before {
+				t.Errorf("digest unchanged after rewriting %s: a stale image would be reused", tc.change)
+			}
+		})
+	}
+}
+
+// TestCachedHonoursCancellation: a cancelled build neither asks the registry nor builds.
+func TestCachedHonoursCancellation(t *testing.T) {
+	req := newContext(t)
+	req.Push = true
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	inner, reg := &pushingBuilder{}, &recordingRegistry{}
+	_, err := build.Cached(inner, reg).Build(ctx, req, io.Discard)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if inner.count() != 0 || len(reg.refs) != 0 {
+		t.Errorf("cancelled build: %d inner builds, registry asked for %v", inner.count(), reg.refs)
+	}
+}
+
+// configuredBuilder is a fakeBuilder with construction-time settings.
+type configuredBuilder struct {
+	fakeBuilder
+	cfg string
+}
+
+func (b configuredBuilder) Config() string { return b.cfg }
+
+// TestCachedHashesBuilderConfig: builders whose settings change the image (engine build
+// flags such as --target) get different tags for different settings.
+func TestCachedHashesBuilderConfig(t *testing.T) {
+	req := newContext(t)
+	tag := func(b build.Builder) string {
+		t.Helper()
+		res, err := build.Cached(b, nil).Build(context.Background(), req, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Tag
+	}
+	plain := tag(fakeBuilder{})
+	if plain != digestOf(t, req, "pushing")[:build.InputTagLen] {
+		t.Errorf("a builder without Config: tag %s, want InputDigest(req, Name)", plain)
+	}
+	if empty := tag(configuredBuilder{cfg: ""}); empty != plain {
+		t.Errorf("empty Config changed the tag: %s, want %s", empty, plain)
+	}
+	dev, prod := tag(configuredBuilder{cfg: "--target=dev"}), tag(configuredBuilder{cfg: "--target=prod"})
+	if dev == prod || dev == plain {
+		t.Errorf("tags %s (dev), %s (prod), %s (none): want all different", dev, prod, plain)
+	}
+}
+
+type countingTransport struct{ n int }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n++
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+}
+
+// TestHTTPSOnly: ggcr falls back to plain HTTP for RFC 1918 and *.local registries; only
+// registries marked insecure may be reached that way.
+func TestHTTPSOnly(t *testing.T) {
+	t.Setenv(build.EnvInsecureRegistries, "registry.lan")
+	tests := map[string]bool{
+		"http://127.0.0.1:5000/v2/":     true,
+		"http://localhost:5000/v2/":     true,
+		"http://registry.lan:5000/v2/":  true,
+		"https://10.0.0.1:5000/v2/":     true,
+		"https://quay.io/v2/":           true,
+		"http://10.0.0.1:5000/v2/":      false,
+		"http://192.168.1.2/v2/":        false,
+		"http://registry.local:5000/v2": false,
+	}
+	for url, want := range tests {
+		inner := &countingTransport{}
+		rt := build.HTTPSOnly(inner, build.InsecureRegistry)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := rt.RoundTrip(req)
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if got := err == nil && inner.n == 1; got != want {
+			t.Errorf("%s: allowed = %v (err %v), want %v", url, got, err, want)
+		}
 	}
 }

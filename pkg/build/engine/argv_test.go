@@ -180,3 +180,75 @@ func unsetenv(t *testing.T, key string) {
 		t.Fatal(err)
 	}
 }
+
+// TestInsecurePullsRunMount: RUN --mount=…,from=IMAGE pulls IMAGE, so it must keep TLS on
+// when IMAGE is on a secure registry.
+func TestInsecurePullsRunMount(t *testing.T) {
+	tests := []struct {
+		name, dockerfile string
+		want             bool
+	}{
+		{"bind mount from a public image", "FROM 127.0.0.1:5000/bbb\nRUN --mount=type=bind,from=quay.io/x/tools,target=/t /t/run\n", false},
+		{"cache mount from a public image", "FROM 127.0.0.1:5000/bbb\nRUN --network=none --mount=type=cache,target=/c,from=docker.io/library/alpine true\n", false},
+		{"mount from a stage", "FROM 127.0.0.1:5000/bbb AS tools\nFROM 127.0.0.1:5000/ccc\nRUN --mount=type=bind,from=tools,target=/t /t/run\n", true},
+		{"mount from a loopback image", "FROM 127.0.0.1:5000/bbb\nRUN --mount=type=bind,from=127.0.0.1:5000/tools,target=/t /t/run\n", true},
+		{"mount from a variable", "ARG T=127.0.0.1:5000/tools\nFROM 127.0.0.1:5000/bbb\nRUN --mount=type=bind,from=$T,target=/t true\n", false},
+		{"from= in the command is not a flag", "FROM 127.0.0.1:5000/bbb\nRUN echo --mount=type=bind,from=quay.io/x\n", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := insecurePulls([]byte(tc.dockerfile), nil); got != tc.want {
+				t.Errorf("insecurePulls = %v, want %v for\n%s", got, tc.want, tc.dockerfile)
+			}
+		})
+	}
+}
+
+// TestConfig: settings that change the image are part of the builder's Config, which
+// build.Cached hashes into the tag.
+func TestConfig(t *testing.T) {
+	t.Setenv(EnvBuildArgs, "")
+	t.Setenv(EnvBuildahIsolation, "")
+	var _ build.Configured = New(Buildah).(*engine)
+	if got := New(Podman).(*engine).Config(); got != "" {
+		t.Errorf("podman without settings: Config = %q, want empty", got)
+	}
+	dev := New(Podman, WithBuildFlags("--target=dev")).(*engine).Config()
+	prod := New(Podman, WithBuildFlags("--target=prod")).(*engine).Config()
+	if dev == prod || dev == "" {
+		t.Errorf("Config with --target=dev %q, with --target=prod %q: want different", dev, prod)
+	}
+	t.Setenv(EnvBuildArgs, "--target=prod")
+	if env := New(Podman).(*engine).Config(); env != prod {
+		t.Errorf("ODO_IMAGE_BUILD_ARGS: Config = %q, want %q", env, prod)
+	}
+	if oci, chroot := New(Buildah, WithIsolation("oci")).(*engine).Config(), New(Buildah, WithIsolation("chroot")).(*engine).Config(); oci == chroot {
+		t.Errorf("isolation not in Config: %q", oci)
+	}
+}
+
+// TestRunLogHidesBuildArgValues: the "running:" line shows build-arg names, not values.
+func TestRunLogHidesBuildArgValues(t *testing.T) {
+	var log strings.Builder
+	e := New(Buildah).(*engine)
+	if _, err := e.run(t.Context(), "x", []string{"true", "build", "--build-arg", "TOKEN=s3cret", "--build-arg", "FROM_ENV", "/ctx"}, &log); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(log.String(), "s3cret") || !strings.Contains(log.String(), "--build-arg TOKEN=… --build-arg FROM_ENV /ctx") {
+		t.Errorf("log = %q, want build-arg values hidden", log.String())
+	}
+}
+
+// TestBuildArgvPathsAbsolute: a relative context or Dockerfile that looks like a flag stays
+// a path.
+func TestBuildArgvPathsAbsolute(t *testing.T) {
+	t.Setenv(EnvBuildArgs, "")
+	e := New(Docker).(*engine)
+	argv := e.buildArgv("docker", build.Request{ContextDir: "--help", Dockerfile: "-Dockerfile"}, "r:t", false)
+	// docker build -f DOCKERFILE … CONTEXT
+	for _, a := range []string{argv[3], argv[len(argv)-1]} {
+		if strings.HasPrefix(a, "-") {
+			t.Errorf("argv %q: path %q would be read as a flag", argv, a)
+		}
+	}
+}

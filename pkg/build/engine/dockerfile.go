@@ -13,8 +13,9 @@ import (
 )
 
 // insecurePulls reports whether buildah/podman should build with --tls-verify=false: the
-// Dockerfile pulls at least one image (FROM, COPY --from) and every image it pulls is on a
-// registry for which build.InsecureRegistry holds (loopback, DEVTOOL_INSECURE_REGISTRIES).
+// Dockerfile pulls at least one image (FROM, COPY/ADD --from, RUN --mount=…,from=) and every
+// image it pulls is on a registry for which build.InsecureRegistry holds (loopback,
+// DEVTOOL_INSECURE_REGISTRIES).
 // --tls-verify=false applies to every pull of the build, so a Dockerfile that also pulls from
 // a secure registry (or names a base image devtool cannot resolve) keeps TLS verification on;
 // such a setup needs the registry marked insecure in registries.conf instead.
@@ -71,9 +72,12 @@ func insecurePulls(dockerfile []byte, args []string) bool {
 			if len(rest) >= 3 && strings.EqualFold(rest[1], "AS") {
 				stages[strings.ToLower(rest[2])] = true
 			}
-		case "COPY", "ADD":
+		case "COPY", "ADD", "RUN":
 			for _, f := range fields[1:] {
-				from, ok := strings.CutPrefix(f, "--from=")
+				if !strings.HasPrefix(f, "--") {
+					break // flags come first
+				}
+				from, ok := fromFlag(f)
 				if !ok {
 					continue
 				}
@@ -141,6 +145,25 @@ func instructions(dockerfile []byte) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// fromFlag returns the image or stage an instruction flag takes files from: COPY/ADD
+// "--from=X", or RUN "--mount=…,from=X,…" (bind and cache mounts may name an image, which the
+// engine pulls).
+func fromFlag(f string) (string, bool) {
+	if from, ok := strings.CutPrefix(f, "--from="); ok {
+		return from, true
+	}
+	opts, ok := strings.CutPrefix(f, "--mount=")
+	if !ok {
+		return "", false
+	}
+	for _, kv := range strings.Split(opts, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(kv), "from="); ok {
+			return strings.Trim(v, `"'`), true
+		}
+	}
+	return "", false
 }
 
 func nonFlags(fields []string) []string {

@@ -171,6 +171,20 @@ type engine struct {
 
 func (e *engine) Name() string { return string(e.kind) }
 
+// Config implements build.Configured: the build flags (WithBuildFlags, ODO_IMAGE_BUILD_ARGS)
+// and the isolation can change the image ("--target=prod", "--build-arg=…", RUN under
+// another isolation), so build.Cached hashes them into the input-digest tag.
+func (e *engine) Config() string {
+	if len(e.cfg.buildFlags) == 0 && e.cfg.isolation == "" {
+		return ""
+	}
+	b, _ := json.Marshal(struct {
+		BuildFlags []string `json:"buildFlags,omitempty"`
+		Isolation  string   `json:"isolation,omitempty"`
+	}{e.cfg.buildFlags, e.cfg.isolation})
+	return string(b)
+}
+
 func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (build.Result, error) {
 	if log == nil {
 		log = io.Discard
@@ -219,7 +233,7 @@ func (e *engine) buildArgv(bin string, req build.Request, ref string, tlsOff boo
 			argv = append(argv, "--tls-verify=false")
 		}
 	}
-	argv = append(argv, "-f", req.Dockerfile, "-t", ref)
+	argv = append(argv, "-f", absPath(req.Dockerfile), "-t", ref)
 	for _, a := range req.Args {
 		if !strings.Contains(a, "=") {
 			// docker semantics: KEY alone takes the value from the environment, which the engine
@@ -234,7 +248,18 @@ func (e *engine) buildArgv(bin string, req build.Request, ref string, tlsOff boo
 		argv = append(argv, "--platform", p)
 	}
 	argv = append(argv, e.cfg.buildFlags...)
-	return append(argv, req.ContextDir)
+	return append(argv, absPath(req.ContextDir))
+}
+
+// absPath makes p absolute, so that a path such as "-rm" cannot be read as a flag.
+func absPath(p string) string {
+	if p == "" {
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // pushArgv is the push command line for buildah and podman, which write the pushed manifest
@@ -315,7 +340,7 @@ func (e *engine) dockerRepoDigest(ctx context.Context, bin, image, ref string) (
 // run runs argv, streaming its combined output to log, and returns the last lines of that
 // output. A failure is a *build.ExecError.
 func (e *engine) run(ctx context.Context, image string, argv []string, log io.Writer) (string, error) {
-	fmt.Fprintf(log, "running: %s\n", strings.Join(argv, " "))
+	fmt.Fprintf(log, "running: %s\n", strings.Join(redactBuildArgs(argv), " "))
 	tail := &tailWriter{max: outputLines}
 	out := io.MultiWriter(log, tail)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -337,6 +362,21 @@ func (e *engine) run(ctx context.Context, image string, argv []string, log io.Wr
 		xe.Err = ctx.Err()
 	}
 	return "", xe
+}
+
+// redactBuildArgs hides build-argument values ("--build-arg K=V" shows as "K=…"): they may be
+// credentials, and the log goes to terminals and CI output (build.ExecError hides them too).
+func redactBuildArgs(argv []string) []string {
+	out := append([]string(nil), argv...)
+	for i := 1; i < len(out); i++ {
+		if out[i-1] != "--build-arg" {
+			continue
+		}
+		if k, _, ok := strings.Cut(out[i], "="); ok {
+			out[i] = k + "=…"
+		}
+	}
+	return out
 }
 
 func installHint(k Kind) string {

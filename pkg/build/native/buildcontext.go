@@ -88,9 +88,10 @@ func (c *buildContext) host(rel string) string {
 
 // source is one COPY/ADD source found in the build context.
 type source struct {
-	rel  string      // slash-separated, relative to the context root ("" = the root)
-	path string      // host path, symlinks resolved
-	info fs.FileInfo // of path (symlinks followed)
+	rel     string      // slash-separated, relative to the context root ("" = the root), as named
+	realRel string      // rel with symlinks resolved: where the content is, for .dockerignore
+	path    string      // host path, symlinks resolved
+	info    fs.FileInfo // of path (symlinks followed)
 }
 
 // errNotInContext is wrapped when a COPY source is missing or excluded.
@@ -182,6 +183,26 @@ func (c *buildContext) stat(rel string) (source, error) {
 	if real != c.dir && !strings.HasPrefix(real, c.dir+string(filepath.Separator)) {
 		return source{}, fmt.Errorf("%s points outside the build context %s", rel, c.dir)
 	}
+	realRel, err := filepath.Rel(c.dir, real)
+	if err != nil {
+		return source{}, err
+	}
+	realRel = filepath.ToSlash(realRel)
+	if realRel == "." {
+		realRel = ""
+	}
+	if realRel != rel {
+		// Through a symlink: docker sends the link, and the target only if .dockerignore keeps
+		// it, so an excluded target is missing from the context, not copied.
+		exReal, err := c.excluded(realRel)
+		if err != nil {
+			return source{}, err
+		}
+		if exReal && !c.ignore.Exclusions() {
+			return source{}, excludedErr
+		}
+		ex = ex || exReal
+	}
 	fi, err := os.Stat(real)
 	if err != nil {
 		return source{}, err
@@ -190,7 +211,7 @@ func (c *buildContext) stat(rel string) (source, error) {
 		// An excluded directory may still hold re-included ("!") files; walk finds them.
 		return source{}, excludedErr
 	}
-	return source{rel: rel, path: real, info: fi}, nil
+	return source{rel: rel, realRel: realRel, path: real, info: fi}, nil
 }
 
 // walked is one file found below a directory source.
@@ -207,7 +228,7 @@ type walked struct {
 // not followed.
 func (c *buildContext) walk(ctx context.Context, s source) ([]walked, error) {
 	var out []walked
-	_, err := c.walkDir(ctx, s.rel, s.path, "", &out)
+	_, err := c.walkDir(ctx, s.realRel, s.path, "", &out)
 	return out, err
 }
 

@@ -39,9 +39,10 @@
 // Base images are pulled, and results pushed, with ggcr's remote package and the default
 // keychain (~/.docker/config.json, credential helpers). Plain HTTP is allowed only for
 // loopback registries ("localhost", "*.localhost", 127.0.0.0/8, ::1): references to those
-// hosts are parsed with name.Insecure, no others are (ggcr itself also talks plain HTTP to
-// RFC 1918 addresses). Pushing skips blobs the target already has; base layers from another
-// registry are streamed through.
+// hosts are parsed with name.Insecure, and plain-HTTP requests to any other host are refused
+// (ggcr by itself would fall back to plain HTTP for RFC 1918 addresses and *.local hosts).
+// Pushing skips blobs the target already has; base layers from another registry are streamed
+// through.
 package native
 
 import (
@@ -74,6 +75,7 @@ const BuilderName = "native"
 // Builder is the native build.Builder. Its zero value is not usable: use New. A Builder is
 // safe for concurrent use; it caches the file listings of base image layers it has read.
 type Builder struct {
+	transport  http.RoundTripper // nil: remote.DefaultTransport
 	remoteOpts []remote.Option
 	cache      *indexCache
 }
@@ -91,9 +93,9 @@ func WithRemoteOptions(opts ...remote.Option) Option {
 }
 
 // WithTransport makes the Builder talk to registries through rt (e.g. a test server's client
-// transport, or a proxy).
+// transport, or a proxy). Plain HTTP stays limited to loopback registries.
 func WithTransport(rt http.RoundTripper) Option {
-	return WithRemoteOptions(remote.WithTransport(rt))
+	return func(b *Builder) { b.transport = rt }
 }
 
 // New returns a native Builder. With no options it pulls and pushes with the default
@@ -265,10 +267,16 @@ func (b *Builder) Build(ctx context.Context, req build.Request, log io.Writer) (
 // remoteOptions are the options of every registry call: the default keychain, ctx, the
 // platform to pick from a base index, then the Builder's own options.
 func (b *Builder) remoteOptions(ctx context.Context, p *v1.Platform) []remote.Option {
+	rt := b.transport
+	if rt == nil {
+		rt = remote.DefaultTransport
+	}
 	opts := []remote.Option{
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
 		remote.WithContext(ctx),
 		remote.WithUserAgent("devtool-native"),
+		// ggcr falls back to plain HTTP for RFC 1918 and *.local registries by itself.
+		remote.WithTransport(build.HTTPSOnly(rt, isLoopback)),
 	}
 	if p != nil {
 		opts = append(opts, remote.WithPlatform(*p))

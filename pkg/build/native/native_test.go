@@ -13,12 +13,14 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -853,6 +855,114 @@ func TestCancelled(t *testing.T) {
 			t.Errorf("%s was pushed by a cancelled build", r)
 		}
 	})
+}
+
+// TestSymlinkSourceToExcludedFile: docker sends a symlink but not an excluded target, so
+// COPY through the link must not copy what .dockerignore excludes (nor what the input digest
+// does not hash).
+func TestSymlinkSourceToExcludedFile(t *testing.T) {
+	_, base := registryWithBusybox(t)
+	tests := []struct {
+		name, copy string
+		exceptions bool
+	}{
+		{name: "file", copy: "COPY link /x"},
+		{name: "directory", copy: "COPY linkdir/ /x/"},
+		{name: "file through a linked directory", copy: "COPY linkdir/token /x"},
+		{name: "file with exceptions in .dockerignore", copy: "COPY link /x", exceptions: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ignore := "secret.txt\nsecrets\n"
+			if tt.exceptions {
+				ignore += "!other\n"
+			}
+			req := project(t, "FROM "+base+"\n"+tt.copy+"\n", map[string]file{
+				".dockerignore": {content: ignore},
+				"secret.txt":    {content: "TOKEN"},
+				"secrets/token": {content: "TOKEN"},
+				"public/ok.txt": {content: "ok"},
+			})
+			for link, target := range map[string]string{"link": "secret.txt", "linkdir": "secrets"} {
+				if err := os.Symlink(target, filepath.Join(req.ContextDir, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, log, err := runBuild(t, New(), req)
+			if err == nil || !errors.Is(err, errNotInContext) {
+				t.Errorf("Build error = %v, want the excluded target reported missing\nlog:\n%s", err, log)
+			}
+		})
+	}
+	t.Run("kept target", func(t *testing.T) {
+		req := project(t, "FROM "+base+"\nCOPY link /x\n", map[string]file{".dockerignore": {content: "secret.txt\n"}, "ok.txt": {content: "ok"}})
+		if err := os.Symlink("ok.txt", filepath.Join(req.ContextDir, "link")); err != nil {
+			t.Fatal(err)
+		}
+		mustBuild(t, New(), req)
+	})
+}
+
+// TestInheritedShell: shell-form CMD and ENTRYPOINT use the SHELL of the base image when the
+// Dockerfile sets none (docker, buildkit).
+func TestInheritedShell(t *testing.T) {
+	host, base := registryWithBusybox(t)
+	img := pull(t, base)
+	cf := configOf(t, img).DeepCopy()
+	cf.Config.Shell = []string{"/bin/ash", "-eo", "pipefail", "-c"}
+	withShell, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shellBase := host + "/shellbase:1"
+	tag, err := name.NewTag(shellBase, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, withShell); err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+shellBase+"\nCMD echo hi\n", nil)
+	req.Repository, req.Push = host+"/inherited", true
+	res, _ := mustBuild(t, New(), req)
+	got := configOf(t, pull(t, req.Repository+"@"+res.Digest)).Config.Cmd
+	if diff := cmp.Diff([]string{"/bin/ash", "-eo", "pipefail", "-c", "echo hi"}, got); diff != "" {
+		t.Errorf("Cmd (-want +got):\n%s", diff)
+	}
+}
+
+// schemeRecorder records the URL schemes of the requests it sees and fails them all.
+type schemeRecorder struct {
+	mu      sync.Mutex
+	schemes []string
+}
+
+func (r *schemeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.schemes = append(r.schemes, req.URL.Scheme+"://"+req.URL.Host)
+	r.mu.Unlock()
+	return nil, errors.New("no network in this test")
+}
+
+// TestNoPlainHTTPToPrivateRegistries: ggcr falls back to plain HTTP for RFC 1918 addresses by
+// itself; the native builder allows plain HTTP only for loopback registries, also with
+// WithTransport.
+func TestNoPlainHTTPToPrivateRegistries(t *testing.T) {
+	rec := &schemeRecorder{}
+	req := project(t, "FROM 10.0.0.1:5000/base:1\n", nil)
+	if _, _, err := runBuild(t, New(WithTransport(rec)), req); err == nil {
+		t.Fatal("Build succeeded without a registry")
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.schemes) == 0 {
+		t.Fatal("the transport saw no request")
+	}
+	for _, s := range rec.schemes {
+		if strings.HasPrefix(s, "http://") {
+			t.Errorf("plain HTTP request to %s", s)
+		}
+	}
 }
 
 func TestFSViewResolve(t *testing.T) {

@@ -384,6 +384,10 @@ func (s *stage) from(ctx context.Context, in instruction) error {
 	// The base's build container and engine version do not describe this image.
 	cf.Container, cf.DockerVersion = "", ""
 	s.base, s.cf = img, cf
+	if len(cf.Config.Shell) > 0 {
+		// docker: shell forms use the SHELL the image inherited from its base.
+		s.shell = append([]string(nil), cf.Config.Shell...)
+	}
 	if d, err := img.Digest(); err == nil {
 		fmt.Fprintf(s.log, "%sbase image %s@%s\n", s.prefix, ref, d)
 	}
