@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -181,8 +183,10 @@ var (
 // documented limitations: a custom resource of a CRD created by the same request is not
 // dry-run (the API does not exist yet; only steps 1–3 check it), and an object in a
 // namespace the same request creates is dry-run in req.Namespace if that exists, else in
-// "default" (a dry run cannot create the namespace first), so namespace-specific admission
-// (quotas, policies) is not checked for it.
+// "default" (a dry run cannot create the namespace first), under a name derived from its own
+// (so that an unrelated object of the same name there, with its own field managers and
+// immutable fields, does not fail it). Namespace-specific admission (quotas, policies) is
+// therefore not checked for it, and a dry run that stand-in namespace forbids is skipped.
 //
 // All problems are collected and returned together as one *ValidationError (problems in
 // request order; errors.As finds a *ConflictError among them). An unreachable cluster or bad
@@ -316,6 +320,32 @@ func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item,
 			}
 		}
 
+		// Where objects in namespaces this request creates are dry-run: req.Namespace when it
+		// exists (the user's own namespace, where they are most likely allowed to write),
+		// else "default".
+		fallback := metav1.NamespaceDefault
+		for i, it := range items {
+			if bad[i] || it.pendingCRD || it.mapping.Scope.Name() != meta.RESTScopeNameNamespace || exists[it.obj.GetNamespace()] {
+				continue
+			}
+			if req.Namespace != "" {
+				ok, known := exists[req.Namespace]
+				if !known {
+					var err error
+					if ok, err = namespaceExists(ctx, cl, req.Namespace); err != nil {
+						if ctx.Err() != nil {
+							return nil, nil, ctx.Err()
+						}
+						return nil, nil, fmt.Errorf("checking namespace %q: %w", req.Namespace, err)
+					}
+				}
+				if ok {
+					fallback = req.Namespace
+				}
+			}
+			break
+		}
+
 		// Server-side dry runs, a few at a time.
 		dryProblems := make([]*ObjectProblem, len(items))
 		g, gctx := errgroup.WithContext(ctx)
@@ -326,20 +356,28 @@ func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item,
 			}
 			g.Go(func() error {
 				obj := it.obj
+				elsewhere := false
 				if ns := obj.GetNamespace(); ns != "" && !exists[ns] {
-					// The namespace is created by this request: dry-run somewhere that exists.
+					// The namespace is created by this request: dry-run somewhere that exists,
+					// under a name no object there has.
 					obj = obj.DeepCopy()
-					fallback := metav1.NamespaceDefault
-					if exists[req.Namespace] {
-						fallback = req.Namespace
-					}
 					obj.SetNamespace(fallback)
+					obj.SetName(standInName(obj.GetName()))
+					elsewhere = true
 				}
 				if err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts, true, nil); err != nil {
 					if gctx.Err() != nil {
 						return gctx.Err()
 					}
+					if elsewhere && apierrors.IsForbidden(err) {
+						a.log.Debug("dry run in a stand-in namespace forbidden; not checked", "object", it.display, "namespace", fallback, "error", err)
+						return nil
+					}
 					p := a.problemFor(it, err)
+					if elsewhere {
+						// The server's message names the stand-in; show the name the user wrote.
+						p.Message = strings.ReplaceAll(p.Message, obj.GetName(), it.obj.GetName())
+					}
 					dryProblems[i] = &p
 				}
 				return nil
@@ -364,6 +402,28 @@ func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item,
 		return nil, nil, &ValidationError{Problems: all}
 	}
 	return cl, items, nil
+}
+
+// standInName derives, from an object's name, a name for a dry run in a stand-in namespace: the
+// name's first characters, "-" and a random suffix, at most 63 characters (or the name's own
+// length when longer), so that it is as valid as the name for the kinds that restrict names to
+// DNS labels.
+func standInName(name string) string {
+	const suffixLen = 6 // "-" + 5 random characters
+	keep := len(name) - suffixLen
+	if len(name) <= 63 {
+		keep = min(len(name), 63-suffixLen)
+	}
+	prefix := strings.TrimRight(name[:max(keep, 0)], "-.")
+	if prefix == "" {
+		prefix = "x"
+	}
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, suffixLen-1)
+	for i := range b {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return prefix + "-" + string(b)
 }
 
 // problemFor turns an apply/dry-run error into an ObjectProblem.

@@ -388,3 +388,84 @@ func TestNoKubeconfig(t *testing.T) {
 		t.Fatalf("error = %v (%T), want a *ClusterError saying no cluster is configured", err, err)
 	}
 }
+
+// TestValidateInNamespaceOfTheRequest: objects in a namespace the request creates cannot be
+// dry-run there; objects of the same name that already live in the namespace used instead
+// (other field managers, immutable fields) must not make them fail.
+func TestValidateInNamespaceOfTheRequest(t *testing.T) {
+	a, dyn := newApplier(t)
+	ctx := context.Background()
+	theirs := decode(t, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: ns-fallback-cm, namespace: default}
+data: {color: blue}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ns-fallback-web, namespace: default}
+spec:
+  selector: {matchLabels: {app: other}}
+  template:
+    metadata: {labels: {app: other}}
+    spec: {containers: [{name: c, image: "127.0.0.1:5000/other:1"}]}
+`)
+	gvrs := []schema.GroupVersionResource{gvrConfigMaps, {Group: "apps", Version: "v1", Resource: "deployments"}}
+	for i, o := range theirs {
+		if _, err := dyn.Resource(gvrs[i]).Namespace("default").Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "someone-else"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := Request{Namespace: "default", Objects: decode(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: deploy-fallback}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: ns-fallback-cm, namespace: deploy-fallback}
+data: {color: red}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ns-fallback-web, namespace: deploy-fallback}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: "127.0.0.1:5000/web:1"}]}
+`)}
+	if err := a.Validate(ctx, req); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	// An invalid object in the new namespace is still caught.
+	bad := decode(t, "apiVersion: v1\nkind: Service\nmetadata: {name: ns-fallback-svc, namespace: deploy-fallback}\nspec: {ports: [{port: 99999}]}\n")
+	var ve *ValidationError
+	if err := a.Validate(ctx, Request{Objects: append(req.Objects, bad...)}); !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.Contains(ve.Problems[0].Object, "deploy-fallback/ns-fallback-svc") || !strings.Contains(err.Error(), "99999") || !strings.Contains(err.Error(), `Service "ns-fallback-svc" is invalid`) {
+		t.Errorf("Validate with an invalid Service = %v, want one problem naming deploy-fallback/ns-fallback-svc", err)
+	}
+	if _, err := a.Apply(ctx, req); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	cm, err := dyn.Resource(gvrConfigMaps).Namespace("deploy-fallback").Get(ctx, "ns-fallback-cm", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := unstructured.NestedString(cm.Object, "data", "color"); c != "red" {
+		t.Errorf("data.color = %q", c)
+	}
+	if cm, err := dyn.Resource(gvrConfigMaps).Namespace("default").Get(ctx, "ns-fallback-cm", metav1.GetOptions{}); err != nil || cm.Object["data"].(map[string]any)["color"] != "blue" {
+		t.Errorf("the ConfigMap in default changed (or: %v)", err)
+	}
+}
+
+func TestStandInName(t *testing.T) {
+	long := strings.Repeat("a", 100)
+	for _, name := range []string{"web", strings.Repeat("b", 57), strings.Repeat("c", 63), "abc-" + strings.Repeat("d", 53) + "-e", long} {
+		got := standInName(name)
+		if got == name || (len(name) <= 63 && len(got) > 63) || (len(name) > 63 && len(got) != len(name)) {
+			t.Errorf("standInName(%q) = %q", name, got)
+		}
+		if strings.Contains(got, "--") || strings.HasPrefix(got, "-") {
+			t.Errorf("standInName(%q) = %q: not a DNS label", name, got)
+		}
+	}
+}

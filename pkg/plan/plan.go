@@ -13,7 +13,8 @@
 //   - Schema ≥ 2.2.0, odo v3's autoBuild/deployByDefault: image components with autoBuild: true,
 //     or unset and not referenced by any apply command, are built first; kubernetes/openshift
 //     components with deployByDefault: true, or unset and not referenced by any apply command,
-//     are applied after those builds; the deploy command's first steps wait for both.
+//     are applied after those builds, one after another in component order (as odo v3 does);
+//     the deploy command's first steps wait for both.
 //   - Unknown sub-commands, cycles, apply commands naming a missing component, and apply on a
 //     component that cannot be applied are errors found before anything runs, for every command
 //     in the devfile (Check), not only the deploy command.
@@ -145,13 +146,15 @@ func (NoDeployCommandError) Error() string {
 // *Error or *CycleError.
 func Check(d *devfile.Devfile) error {
 	var errs []error
+	// Keyed by lowercased id: devfile/api validation (and devfile.Command) resolve composite
+	// sub-commands case-insensitively.
 	ids := map[string]*devfile.Command{}
 	for i := range d.Commands {
 		c := &d.Commands[i]
-		if _, dup := ids[c.ID]; dup {
+		if _, dup := ids[strings.ToLower(c.ID)]; dup {
 			errs = append(errs, &Error{Command: c.ID, Msg: "is defined more than once; command ids must be unique"})
 		}
-		ids[c.ID] = c
+		ids[strings.ToLower(c.ID)] = c
 	}
 	for i := range d.Commands {
 		c := &d.Commands[i]
@@ -171,7 +174,7 @@ func Check(d *devfile.Devfile) error {
 			}
 		case devfile.CommandComposite:
 			for _, sub := range c.Composite.Commands {
-				if _, ok := ids[sub]; !ok {
+				if _, ok := ids[strings.ToLower(sub)]; !ok {
 					errs = append(errs, &Error{Command: c.ID, Msg: fmt.Sprintf("composite sub-command %q is not defined in the devfile", sub)})
 				}
 			}
@@ -192,6 +195,7 @@ func Check(d *devfile.Devfile) error {
 		stack = append(stack, id)
 		if c := ids[id]; c != nil && c.Kind == devfile.CommandComposite {
 			for _, sub := range c.Composite.Commands {
+				sub = strings.ToLower(sub)
 				if _, ok := ids[sub]; !ok {
 					continue
 				}
@@ -218,8 +222,8 @@ func Check(d *devfile.Devfile) error {
 		color[id] = black
 	}
 	for _, c := range d.Commands {
-		if color[c.ID] == white {
-			visit(c.ID)
+		if id := strings.ToLower(c.ID); color[id] == white {
+			visit(id)
 		}
 	}
 	return errors.Join(errs...)
@@ -401,7 +405,14 @@ func (b *builder) autoSteps() []string {
 				reason = "deployByDefault unset and no apply command references it"
 			}
 			if reason != "" {
-				applies = append(applies, b.add(Step{ID: "auto:" + comp.Name, Kind: StepApply, Component: comp.Name, DependsOn: builds, Reason: reason}))
+				// One after another, in component order, as odo v3 applies them: an earlier
+				// component may create the Namespace or CRD a later one needs, and each apply
+				// step validates its own objects against the cluster.
+				deps := builds
+				if len(applies) > 0 {
+					deps = append(append([]string{}, builds...), applies[len(applies)-1])
+				}
+				applies = append(applies, b.add(Step{ID: "auto:" + comp.Name, Kind: StepApply, Component: comp.Name, DependsOn: deps, Reason: reason}))
 			}
 		}
 	}

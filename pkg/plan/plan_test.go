@@ -78,7 +78,9 @@ func TestCompile(t *testing.T) {
 				{ID: "auto:auto-true", Kind: StepBuild, Component: "auto-true", Reason: "autoBuild: true"},
 				{ID: "auto:auto-unset-unref", Kind: StepBuild, Component: "auto-unset-unref", Reason: "autoBuild unset and no apply command references it"},
 				{ID: "auto:dbd-true", Kind: StepApply, Component: "dbd-true", DependsOn: []string{"auto:auto-true", "auto:auto-unset-unref"}, Reason: "deployByDefault: true"},
-				{ID: "auto:dbd-unset-unref", Kind: StepApply, Component: "dbd-unset-unref", DependsOn: []string{"auto:auto-true", "auto:auto-unset-unref"}, Reason: "deployByDefault unset and no apply command references it"},
+				// odo v3 applies these one after another, in component order (an earlier one may
+				// create the Namespace or CRD a later one needs).
+				{ID: "auto:dbd-unset-unref", Kind: StepApply, Component: "dbd-unset-unref", DependsOn: []string{"auto:auto-true", "auto:auto-unset-unref", "auto:dbd-true"}, Reason: "deployByDefault unset and no apply command references it"},
 				{ID: "b", Kind: StepBuild, Command: "b", Component: "auto-unset-ref", DependsOn: []string{"auto:auto-true", "auto:auto-unset-unref", "auto:dbd-true", "auto:dbd-unset-unref"}},
 				{ID: "a", Kind: StepApply, Command: "a", Component: "dbd-unset-ref", DependsOn: []string{"b"}},
 			},
@@ -123,6 +125,16 @@ func TestCompile(t *testing.T) {
 			},
 			cmd:  "deploy",
 			want: []Step{{ID: "x", Kind: StepApply, Command: "x", Component: "m"}},
+		},
+		{
+			// devfile/api validation resolves composite sub-commands case-insensitively.
+			name: "sub-command referenced in another case",
+			d: devfile.Devfile{SchemaVersion: "2.2.0",
+				Components: []devfile.Component{k8s("m", ptr(false))},
+				Commands:   []devfile.Command{apply("apply-m", "m"), composite("deploy", false, deployGroup(nil), "Apply-M")},
+			},
+			cmd:  "deploy",
+			want: []Step{{ID: "apply-m", Kind: StepApply, Command: "apply-m", Component: "m"}},
 		},
 		{
 			name: "no deploy command: empty plan",

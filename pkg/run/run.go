@@ -124,7 +124,7 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 // applied so far even when an error is returned.
 func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opts Options) (*Report, error) {
 	rep := &Report{APIVersion: APIVersion, Kind: "DeployReport", Command: p.Command, Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
-	st, err := r.prepare(d, p, opts)
+	st, err := r.prepare(ctx, d, p, opts)
 	if st != nil {
 		rep.Warnings = st.warningStrings()
 	}
@@ -137,15 +137,23 @@ func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, o
 	// Preflight against the cluster before building anything: a missing namespace, an unknown
 	// kind or an invalid object stops the deploy here (design.md §5).
 	if st.hasApply {
-		objs, err := st.renderAll(nil)
+		objs, sources, err := st.renderAll(ctx, nil)
 		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
 			return rep, &InputError{Err: err}
 		}
 		if r.Deployer == nil {
 			return rep, errors.New("internal: no deployer for a plan with apply steps")
 		}
+		// --dry-run=client promises no server requests beyond discovery: check the same way.
+		mode := deploy.DryRunServer
+		if opts.DryRun == deploy.DryRunClient {
+			mode = deploy.DryRunClient
+		}
 		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("checking %d objects against the cluster", len(objs))})
-		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: deploy.DryRunServer}); err != nil {
+		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Sources: sources, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: mode}); err != nil {
 			return rep, &PreflightError{Err: err}
 		}
 	}
@@ -174,7 +182,7 @@ func (r *Runner) Build(ctx context.Context, d *devfile.Devfile, names []string, 
 	if len(p.Steps) == 0 {
 		return rep, &InputError{Err: fmt.Errorf("%s has no image components to build", d.Path)}
 	}
-	st, err := r.prepare(d, p, opts)
+	st, err := r.prepare(ctx, d, p, opts)
 	if st != nil {
 		rep.Warnings = st.warningStrings()
 	}
@@ -195,7 +203,8 @@ type Rendered struct {
 // a step's build dependencies would produce are shown as their repository (tags are only known
 // after a build). Warnings list undefined variables.
 func (r *Runner) Render(d *devfile.Devfile, p *plan.Plan, opts Options) ([]Rendered, []string, error) {
-	st, err := r.prepareMode(d, p, opts, false)
+	ctx := context.Background() // Render reads only templated manifest uris, each bounded by the HTTP timeout
+	st, err := r.prepareMode(ctx, d, p, opts, false)
 	var warnings []string
 	if st != nil {
 		warnings = st.warningStrings()
@@ -208,7 +217,7 @@ func (r *Runner) Render(d *devfile.Devfile, p *plan.Plan, opts Options) ([]Rende
 		if s.Kind != plan.StepApply {
 			continue
 		}
-		objs, err := st.render(s, nil)
+		objs, _, err := st.render(ctx, s, nil)
 		if err != nil {
 			return nil, warnings, &InputError{Err: err}
 		}
@@ -233,14 +242,14 @@ type state struct {
 }
 
 // readURI reads a manifest uri once per run (devfile.ReadManifestURI: path relative to the
-// devfile directory, or http(s) with the default timeout).
-func (st *state) readURI(uri string) (content, source string, err error) {
+// devfile directory, or http(s) with the default timeout), bounded by ctx.
+func (st *state) readURI(ctx context.Context, uri string) (content, source string, err error) {
 	st.uriMu.Lock()
 	defer st.uriMu.Unlock()
 	if c, ok := st.uriCache[uri]; ok {
 		return c[0], c[1], nil
 	}
-	content, source, err = devfile.ReadManifestURI(context.Background(), st.d.Dir, uri, devfile.LoadOptions{})
+	content, source, err = devfile.ReadManifestURI(ctx, st.d.Dir, uri, devfile.LoadOptions{})
 	if err != nil {
 		return "", "", err
 	}
@@ -292,13 +301,13 @@ func builtins(d *devfile.Devfile) map[string]string {
 	return b
 }
 
-func (r *Runner) prepare(d *devfile.Devfile, p *plan.Plan, opts Options) (*state, error) {
-	return r.prepareMode(d, p, opts, true)
+func (r *Runner) prepare(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opts Options) (*state, error) {
+	return r.prepareMode(ctx, d, p, opts, true)
 }
 
 // prepareMode resolves the plan. With checkInputs false (render), build inputs (Dockerfile,
 // build context) are not required to exist: only names matter.
-func (r *Runner) prepareMode(d *devfile.Devfile, p *plan.Plan, opts Options, checkInputs bool) (*state, error) {
+func (r *Runner) prepareMode(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opts Options, checkInputs bool) (*state, error) {
 	layers := append([]vars.Layer{
 		{Source: "built-in", Values: builtins(d)},
 		{Source: "devfile", Values: d.Variables},
@@ -332,7 +341,10 @@ func (r *Runner) prepareMode(d *devfile.Devfile, p *plan.Plan, opts Options, che
 			st.builds[s.ID] = bs
 		case plan.StepApply:
 			st.hasApply = true
-			if _, err := st.render(s, nil); err != nil {
+			if _, _, err := st.render(ctx, s, nil); err != nil {
+				if ctx.Err() != nil {
+					return st, fmt.Errorf("%w: %w", ctx.Err(), err)
+				}
 				errs = append(errs, err)
 			}
 		}
@@ -353,7 +365,7 @@ func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component, c
 	if img.Dockerfile == nil {
 		return nil, errors.New("only dockerfile image builds are supported")
 	}
-	res := st.base.With(vars.Layer{Source: "command attributes", Values: s.Attributes})
+	res := st.base.With(st.attributes(st.base, s))
 	where := func(f string) string { return fmt.Sprintf("components[name=%s].image.%s", comp.Name, f) }
 	name := res.Substitute(img.ImageName, where("imageName"), st.warn)
 	if name == "" {
@@ -395,12 +407,28 @@ func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component, c
 	return &buildStep{step: s, imageName: name, req: req, builder: b, why: why}, nil
 }
 
+// attributes returns the variable layer of an apply command's attributes (design.md §3,
+// `attributes: {CONTAINER_IMAGE: "{{myimage}}"}`): their values are first substituted with
+// lower, the variables below them, since substitution is otherwise single-pass.
+func (st *state) attributes(lower *vars.Resolver, s plan.Step) vars.Layer {
+	l := vars.Layer{Source: "command attributes"}
+	if len(s.Attributes) == 0 {
+		return l
+	}
+	l.Values = make(map[string]string, len(s.Attributes))
+	for k, v := range s.Attributes {
+		l.Values[k] = lower.Substitute(v, fmt.Sprintf("commands[id=%s].attributes.%s", s.Command, k), st.warn)
+	}
+	return l
+}
+
 // render resolves one apply step's manifests. images maps build step IDs to their results; a
-// build without a result yet renders as its repository.
-func (st *state) render(s plan.Step, images map[string]build.Result) ([]*unstructured.Unstructured, error) {
+// build without a result yet renders as its repository. sources names, index for index, where
+// each object was written (component and file), for deploy.Request.Sources.
+func (st *state) render(ctx context.Context, s plan.Step, images map[string]build.Result) (objs []*unstructured.Unstructured, sources []string, err error) {
 	comp, _ := st.d.Component(s.Component)
 	if comp.Manifest == nil {
-		return nil, fmt.Errorf("component %q has no manifest", comp.Name)
+		return nil, nil, fmt.Errorf("component %q has no manifest", comp.Name)
 	}
 	// Images this step may use: the builds it depends on (transitively).
 	pins := map[string]string{}
@@ -427,7 +455,8 @@ func (st *state) render(s plan.Step, images map[string]build.Result) ([]*unstruc
 	if len(refs) == 1 {
 		scoped["CONTAINER_IMAGE"] = refs[0]
 	}
-	res := vars.New(vars.Layer{Source: "built-in", Values: scoped}).With(st.base.Layers()...).With(vars.Layer{Source: "command attributes", Values: s.Attributes})
+	lower := vars.New(vars.Layer{Source: "built-in", Values: scoped}).With(st.base.Layers()...)
+	res := lower.With(st.attributes(lower, s))
 	kind := "kubernetes"
 	if comp.Kind == devfile.KindOpenShift {
 		kind = "openshift"
@@ -436,39 +465,47 @@ func (st *state) render(s plan.Step, images map[string]build.Result) ([]*unstruc
 	if comp.Manifest.Inlined == "" && comp.Manifest.Content == "" && strings.Contains(comp.Manifest.URI, "{{") {
 		// devfile.Load leaves uris with variables unread: read it now that they are known.
 		uri := res.Substitute(comp.Manifest.URI, fmt.Sprintf("components[name=%s].%s.uri", comp.Name, kind), st.warn)
-		content, src, err := st.readURI(uri)
+		content, src, err := st.readURI(ctx, uri)
 		if err != nil {
-			return nil, fmt.Errorf("component %q: %s uri %q: %w", comp.Name, kind, uri, err)
+			return nil, nil, fmt.Errorf("component %q: %s uri %q: %w", comp.Name, kind, uri, err)
 		}
 		yamlText, source = content, src
 	}
 	text := res.Substitute(yamlText, fmt.Sprintf("components[name=%s].%s", comp.Name, kind), st.warn)
+	label := fmt.Sprintf("component %q, %s", comp.Name, source)
 	if source == "" {
 		source = fmt.Sprintf("%s: components[name=%s].%s.inlined", filepath.Base(st.d.Path), comp.Name, kind)
+		label = fmt.Sprintf("component %q, %s", comp.Name, filepath.Base(st.d.Path))
 	}
-	objs, err := deploy.Decode(text, source)
+	objs, err = deploy.Decode(text, source)
 	if err != nil {
-		return nil, fmt.Errorf("component %q: %w", comp.Name, err)
+		return nil, nil, fmt.Errorf("component %q: %w", comp.Name, err)
 	}
 	deploy.PinImages(objs, pins)
 	deploy.SetLabels(objs, st.labels)
-	return objs, nil
+	sources = make([]string, len(objs))
+	for i := range sources {
+		sources[i] = label
+	}
+	return objs, sources, nil
 }
 
-// renderAll renders every apply step, in plan order.
-func (st *state) renderAll(images map[string]build.Result) ([]*unstructured.Unstructured, error) {
+// renderAll renders every apply step, in plan order, with the objects' sources.
+func (st *state) renderAll(ctx context.Context, images map[string]build.Result) ([]*unstructured.Unstructured, []string, error) {
 	var all []*unstructured.Unstructured
+	var allSources []string
 	for _, s := range st.p.Steps {
 		if s.Kind != plan.StepApply {
 			continue
 		}
-		objs, err := st.render(s, images)
+		objs, sources, err := st.render(ctx, s, images)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		all = append(all, objs...)
+		allSources = append(allSources, sources...)
 	}
-	return all, nil
+	return all, allSources, nil
 }
 
 // execute runs the steps, each as soon as its dependencies succeeded; the first failure cancels
@@ -497,6 +534,9 @@ func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 				switch s.Kind {
 				case plan.StepBuild:
 					bs := st.builds[s.ID]
+					if bs.builder == nil {
+						return errors.New("internal: no builder chosen (Runner.Choose is nil)")
+					}
 					res, err := bs.builder.Build(gctx, bs.req, r.logWriter(s))
 					if err != nil {
 						return err
@@ -517,11 +557,11 @@ func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 						snapshot[k] = v
 					}
 					mu.Unlock()
-					objs, err := st.render(s, snapshot)
+					objs, sources, err := st.render(gctx, s, snapshot)
 					if err != nil {
 						return err
 					}
-					res, err := r.Deployer.Apply(gctx, deploy.Request{Objects: objs, Namespace: st.opts.Namespace, ForceConflicts: st.opts.ForceConflicts, DryRun: st.opts.DryRun})
+					res, err := r.Deployer.Apply(gctx, deploy.Request{Objects: objs, Sources: sources, Namespace: st.opts.Namespace, ForceConflicts: st.opts.ForceConflicts, DryRun: st.opts.DryRun})
 					mu.Lock()
 					rep.Objects = append(rep.Objects, res.Objects...)
 					mu.Unlock()

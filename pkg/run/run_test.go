@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -308,7 +310,14 @@ commands:
 func TestVarOverridesAndQualify(t *testing.T) {
 	d, p := twoImageProject(t)
 	r := &Runner{}
-	out, warnings, err := r.Render(d, p, Options{ImageRegistry: "reg.example/me/", Vars: []vars.Layer{{Source: "--var", Values: map[string]string{"NS": "shop-ns"}}}})
+	// --var-file overrides the devfile, --var overrides --var-file.
+	if err := os.WriteFile(filepath.Join(d.Dir, "k8s", "flag-ns.yaml"), []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: back}\nspec: {containers: [{name: c, image: \"quay.example/team/back\"}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, warnings, err := r.Render(d, p, Options{ImageRegistry: "reg.example/me/", Vars: []vars.Layer{
+		{Source: "--var-file", Values: map[string]string{"NS": "file-ns"}},
+		{Source: "--var", Values: map[string]string{"NS": "flag-ns"}},
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +328,7 @@ func TestVarOverridesAndQualify(t *testing.T) {
 	if imgs := deploy.ImagesOf(out[0].Objects); !cmp.Equal(imgs, []string{"reg.example/me/shop-front"}) {
 		t.Errorf("rendered images = %v", imgs)
 	}
-	if len(out) != 2 || out[0].Objects[0].GetNamespace() != "shop-ns" {
+	if len(out) != 2 || out[0].Objects[0].GetNamespace() != "flag-ns" {
 		t.Fatalf("render = %+v", out)
 	}
 	tests := []struct{ in, registry, name, repo, tag string }{
@@ -335,6 +344,172 @@ func TestVarOverridesAndQualify(t *testing.T) {
 		repo, tag, _ := qualify(tt.in, tt.registry, tt.name)
 		if repo != tt.repo || tag != tt.tag {
 			t.Errorf("qualify(%q, %q, %q) = %q, %q; want %q, %q", tt.in, tt.registry, tt.name, repo, tag, tt.repo, tt.tag)
+		}
+	}
+}
+
+// TestApplyAttributesReferenceVariables: design.md §3's example, an apply command's attribute
+// `CONTAINER_IMAGE: "{{myimage}}"`, sets CONTAINER_IMAGE to the value of myimage for that apply.
+func TestApplyAttributesReferenceVariables(t *testing.T) {
+	d, p := project(t, map[string]string{
+		"Dockerfile": "FROM scratch\n",
+		"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: attrs}
+variables: {myimage: quay.example/me/app, other: quay.example/me/other}
+components:
+  - name: img
+    image: {imageName: "{{myimage}}", dockerfile: {uri: Dockerfile}}
+  - name: m
+    kubernetes:
+      inlined: |
+        apiVersion: v1
+        kind: Pod
+        metadata: {name: p}
+        spec: {containers: [{name: c, image: "{{CONTAINER_IMAGE}}"}]}
+commands:
+  - id: build
+    apply: {component: img}
+  - id: apply-m
+    attributes: {CONTAINER_IMAGE: "{{myimage}}"}
+    apply: {component: m}
+  - id: deploy
+    composite: {commands: [build, apply-m], group: {kind: deploy}}
+`,
+	})
+	b, dep := &fakeBuilder{}, &fakeDeployer{}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+	rep, err := r.Deploy(context.Background(), d, p, Options{Push: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Warnings) != 0 {
+		t.Errorf("warnings: %v", rep.Warnings)
+	}
+	if len(dep.applied) != 1 {
+		t.Fatalf("%d applies", len(dep.applied))
+	}
+	want := []string{"quay.example/me/app:t-img@sha256:" + strings.Repeat("a", 64)}
+	if diff := cmp.Diff(want, deploy.ImagesOf(dep.applied[0].Objects)); diff != "" {
+		t.Errorf("deployed images (-want +got):\n%s", diff)
+	}
+}
+
+// TestParallelAppliesShareWarnings: parallel apply steps render (and record undefined
+// variables) at the same time; -race must stay quiet.
+func TestParallelAppliesShareWarnings(t *testing.T) {
+	d, p := project(t, map[string]string{"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: par}
+components:
+  - name: a
+    kubernetes: {inlined: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: '{{undefined_a}}'}\n"}
+  - name: b
+    kubernetes: {inlined: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {k: '{{undefined_b}}'}\n"}
+commands:
+  - id: apply-a
+    apply: {component: a}
+  - id: apply-b
+    apply: {component: b}
+  - id: deploy
+    composite: {commands: [apply-a, apply-b], parallel: true, group: {kind: deploy}}
+`})
+	for i := 0; i < 20; i++ {
+		dep := &fakeDeployer{}
+		r := &Runner{Deployer: dep}
+		rep, err := r.Deploy(context.Background(), d, p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Warnings) != 2 {
+			t.Fatalf("warnings = %v, want 2", rep.Warnings)
+		}
+	}
+}
+
+// TestTemplatedURIReadHonoursContext: a manifest uri with variables is read during the deploy;
+// cancelling the deploy must stop the read instead of waiting for the HTTP timeout.
+func TestTemplatedURIReadHonoursContext(t *testing.T) {
+	blocked := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-blocked:
+		}
+	}))
+	defer srv.Close()
+	defer close(blocked)
+	d, p := project(t, map[string]string{"devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: slow}
+variables: {file: m.yaml}
+components:
+  - name: m
+    kubernetes: {uri: "` + srv.URL + `/{{file}}"}
+commands:
+  - id: apply-m
+    apply: {component: m, group: {kind: deploy}}
+`})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := (&Runner{Deployer: &fakeDeployer{}}).Deploy(ctx, d, p, Options{})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("Deploy returned after %s; the uri read ignored the cancelled context", el)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want it to wrap context.DeadlineExceeded", err)
+	}
+}
+
+// TestRequestsNameComponents: every object handed to the deployer says which component (and
+// file) it came from, so validation problems name what the user wrote.
+func TestRequestsNameComponents(t *testing.T) {
+	d, p := twoImageProject(t)
+	b, dep := &fakeBuilder{}, &fakeDeployer{}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+	if _, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true}); err != nil {
+		t.Fatal(err)
+	}
+	reqs := append(append([]deploy.Request{}, dep.validated...), dep.applied...)
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3", len(reqs))
+	}
+	for _, req := range reqs {
+		if len(req.Sources) != len(req.Objects) {
+			t.Fatalf("%d sources for %d objects", len(req.Sources), len(req.Objects))
+		}
+		for i, o := range req.Objects {
+			comp := map[string]string{"Deployment": "front-k8s", "Pod": "back-k8s"}[o.GetKind()]
+			if !strings.Contains(req.Sources[i], comp) {
+				t.Errorf("%s: source %q does not name component %q", o.GetKind(), req.Sources[i], comp)
+			}
+		}
+	}
+}
+
+// TestBuildWithoutChooser: a Runner without Choose reports an error for a build instead of
+// panicking.
+func TestBuildWithoutChooser(t *testing.T) {
+	d, _ := twoImageProject(t)
+	_, err := (&Runner{}).Build(context.Background(), d, []string{"back"}, Options{})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+}
+
+// TestClientDryRunPreflight: --dry-run=client must not send server-side requests beyond
+// discovery, the preflight included.
+func TestClientDryRunPreflight(t *testing.T) {
+	d, p := twoImageProject(t)
+	b, dep := &fakeBuilder{}, &fakeDeployer{}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+	if _, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true, DryRun: deploy.DryRunClient}); err != nil {
+		t.Fatal(err)
+	}
+	for _, req := range append(dep.validated, dep.applied...) {
+		if req.DryRun != deploy.DryRunClient {
+			t.Errorf("request with DryRun %q, want client", req.DryRun)
 		}
 	}
 }

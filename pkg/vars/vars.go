@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // refPattern matches {{name}}, {{ name }} and {{.name}}. Names are what the devfile schema
@@ -92,15 +93,22 @@ func (w Warning) String() string {
 	return fmt.Sprintf("variable %q is not defined (used in %s); define it under `variables:` in the devfile, or pass --var %s=VALUE", w.Name, strings.Join(w.Where, ", "), w.Name)
 }
 
-// Collector accumulates Warnings across many substitutions.
+// Collector accumulates Warnings across many substitutions. It is safe for concurrent use:
+// pkg/run substitutes the manifests of parallel apply steps with one Collector.
 type Collector struct {
+	mu    sync.Mutex
 	where map[string][]string
 }
 
 // Warnings returns the collected warnings, sorted by name, each Where list in first-seen order
 // without duplicates.
 func (c *Collector) Warnings() []Warning {
-	if c == nil || len(c.where) == 0 {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.where) == 0 {
 		return nil
 	}
 	names := make([]string, 0, len(c.where))
@@ -110,12 +118,14 @@ func (c *Collector) Warnings() []Warning {
 	sort.Strings(names)
 	out := make([]Warning, 0, len(names))
 	for _, n := range names {
-		out = append(out, Warning{Name: n, Where: c.where[n]})
+		out = append(out, Warning{Name: n, Where: append([]string(nil), c.where[n]...)})
 	}
 	return out
 }
 
 func (c *Collector) add(name, where string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.where == nil {
 		c.where = map[string][]string{}
 	}
@@ -204,6 +214,7 @@ func ParseFile(path string) (map[string]string, error) {
 	}
 	out := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, len(b)+1) // a line may be as long as the file (bufio's default limit is 64 KiB)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -221,5 +232,8 @@ func ParseFile(path string) (map[string]string, error) {
 		}
 		out[k] = v
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading --var-file %s: %w", path, err)
+	}
+	return out, nil
 }

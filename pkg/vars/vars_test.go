@@ -1,9 +1,11 @@
 package vars
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,7 +19,7 @@ func TestSubstitutePrecedence(t *testing.T) {
 		Layer{Source: "--var", Values: map[string]string{"name": "flag"}},
 	)
 	tests := []struct {
-		in, want string
+		in, want  string
 		undefined []Warning
 	}{
 		{"{{CONTAINER_IMAGE}}", "quay.io/x/y", nil},
@@ -122,3 +124,39 @@ func TestReferences(t *testing.T) {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
+// TestCollectorConcurrent: pkg/run substitutes the manifests of parallel apply steps with one
+// shared Collector; recording undefined variables from several goroutines must be safe.
+func TestCollectorConcurrent(t *testing.T) {
+	r := New()
+	var c Collector
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 50; j++ {
+				r.Substitute("{{a}} {{b}}", fmt.Sprintf("w%d-%d", i, j), &c)
+				_ = c.Warnings()
+			}
+		}()
+	}
+	wg.Wait()
+	ws := c.Warnings()
+	if len(ws) != 2 || len(ws[0].Where) != 400 || len(ws[1].Where) != 400 {
+		t.Errorf("got %d warnings", len(ws))
+	}
+}
+
+func TestParseFileErrorNamesFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big.env")
+	if err := os.WriteFile(p, []byte("A="+strings.Repeat("x", 70000)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseFile(p)
+	if err != nil && !strings.Contains(err.Error(), p) {
+		t.Errorf("error does not name the file: %v", err)
+	}
+	if err == nil && len(got["A"]) != 70000 {
+		t.Errorf("A has %d bytes, want 70000", len(got["A"]))
+	}
+}
