@@ -4,56 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-// corpusDir is testdata/corpus/dev (a copy of ../shared/corpus/dev, kept in the repository so
-// the test runs on a clean checkout), or $DEVTOOL_CORPUS, or ../shared/corpus/dev beside the
-// checkout.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("DEVTOOL_CORPUS"); d != "" {
-		return d
-	}
-	if abs, err := filepath.Abs(filepath.Join("..", "..", "testdata", "corpus", "dev")); err == nil {
-		if st, err := os.Stat(abs); err == nil && st.IsDir() {
-			return abs
-		}
-	}
-	dir, _ := os.Getwd()
-	for i := 0; i < 6; i++ {
-		for _, c := range []string{filepath.Join(dir, "shared", "corpus", "dev"), filepath.Join(dir, "..", "shared", "corpus", "dev")} {
-			if st, err := os.Stat(c); err == nil && st.IsDir() {
-				return c
-			}
-		}
-		dir = filepath.Dir(dir)
-	}
-	if os.Getenv("DEVTOOL_REQUIRE_TESTENV") == "1" {
-		t.Fatal("corpus ../shared/corpus/dev not found (set DEVTOOL_CORPUS)")
-	}
-	t.Skip("corpus ../shared/corpus/dev not found (set DEVTOOL_CORPUS)")
-	return ""
-}
-
-type corpusCase struct {
-	name, dir, kind string
-	registryParent  string // parent id when the devfile has a registry parent
-	// missingManifests are kubernetes/openshift uri files the corpus could not include
-	// (SOURCE.txt "unresolved local references"): component name → uri.
-	missingManifests map[string]string
-}
-
-var (
-	kindLine   = regexp.MustCompile(`(?m)^kind:\s*(\w+)`)
-	parentLine = regexp.MustCompile(`(?m)^\s*- parent \{.*"id": "([^"]+)"`)
-	missingURI = regexp.MustCompile(`(?m)^\s*- (?:kubernetes|openshift)\.uri (\S+) \(component (\S+)\)`)
+	"github.com/devtool/devtool/test/testenv"
 )
 
 // invalidWant is what the error of each negative corpus case must contain: the offending
@@ -89,70 +44,6 @@ func suffixMatch[T any](m map[string]T, name string) (T, bool) {
 	return zero, false
 }
 
-func loadCorpus(t *testing.T) []corpusCase {
-	root := corpusDir(t)
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cases []corpusCase
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		src, err := os.ReadFile(filepath.Join(root, e.Name(), "SOURCE.txt"))
-		if err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-		c := corpusCase{name: e.Name(), dir: filepath.Join(root, e.Name())}
-		if m := kindLine.FindSubmatch(src); m != nil {
-			c.kind = string(m[1])
-		}
-		if m := parentLine.FindSubmatch(src); m != nil {
-			c.registryParent = string(m[1])
-		}
-		for _, m := range missingURI.FindAllSubmatch(src, -1) {
-			if c.missingManifests == nil {
-				c.missingManifests = map[string]string{}
-			}
-			c.missingManifests[string(m[2])] = string(m[1])
-		}
-		cases = append(cases, c)
-	}
-	if len(cases) == 0 {
-		t.Fatal("empty corpus")
-	}
-	return cases
-}
-
-// copyTree copies a corpus case into a temp project dir.
-func copyTree(t *testing.T, src string) string {
-	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if rel == "SOURCE.txt" {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 func runCLI(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -167,9 +58,9 @@ func runCLI(t *testing.T, ctx context.Context, args ...string) (stdout, stderr s
 // parent; manifests referenced by uri that the corpus could not include first fail validation
 // naming the component, then get a stand-in ConfigMap; nothing hangs.
 func TestCorpus(t *testing.T) {
-	for _, c := range loadCorpus(t) {
-		t.Run(c.name, func(t *testing.T) {
-			dir := copyTree(t, c.dir)
+	for _, c := range testenv.Corpus(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			dir := testenv.CopyProject(t, c)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			start := time.Now()
@@ -195,38 +86,31 @@ func TestCorpus(t *testing.T) {
 				}
 			}
 			switch {
-			case c.kind == "invalid":
-				want, ok := suffixMatch(invalidWant, c.name)
+			case c.Kind == "invalid":
+				want, ok := suffixMatch(invalidWant, c.Name)
 				if !ok {
-					t.Fatalf("no expectation for invalid case %s: add it to invalidWant", c.name)
+					t.Fatalf("no expectation for invalid case %s: add it to invalidWant", c.Name)
 				}
 				for _, cmd := range []string{"validate", "plan", "render"} {
 					_, _, err := run(cmd)
 					expectFail(cmd, err, want...)
 				}
 				return
-			case c.registryParent != "":
+			case c.RegistryParent != "":
 				for _, cmd := range []string{"validate", "plan", "render"} {
 					_, _, err := run(cmd)
-					expectFail(cmd, err, fmt.Sprintf("parent id %q", c.registryParent), "not supported yet")
+					expectFail(cmd, err, fmt.Sprintf("parent id %q", c.RegistryParent), "not supported yet")
 				}
 				return
 			}
-			if len(c.missingManifests) > 0 {
+			if len(c.MissingManifests) > 0 {
 				_, _, err := run("validate")
-				for comp, uri := range c.missingManifests {
+				for comp := range c.MissingManifests {
 					expectFail("validate", err, "components[name="+comp+"]", "does not exist")
-					p := filepath.Join(dir, uri)
-					if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-						t.Fatal(err)
-					}
-					standIn := fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stand-in-%s\ndata:\n  uri: %q\n", strings.ToLower(comp), uri)
-					if err := os.WriteFile(p, []byte(standIn), 0o644); err != nil {
-						t.Fatal(err)
-					}
 				}
+				testenv.WriteStandInManifests(t, c, dir)
 			}
-			edge, rejected := suffixMatch(edgeWant, c.name)
+			edge, rejected := suffixMatch(edgeWant, c.Name)
 			for _, cmd := range []string{"validate", "plan", "render"} {
 				stdout, stderr, err := run(cmd)
 				if rejected && cmd == edge.cmd {
@@ -241,7 +125,7 @@ func TestCorpus(t *testing.T) {
 				}
 			}
 			if rejected {
-				t.Fatalf("%s was expected to fail at %s", c.name, edge.cmd)
+				t.Fatalf("%s was expected to fail at %s", c.Name, edge.cmd)
 			}
 		})
 	}
