@@ -87,13 +87,57 @@ func newPlanCommand(g *globals) *cobra.Command {
 			case "text":
 				writePlanText(g.streams.Out, p)
 				return nil
+			case "dot":
+				writePlanDot(g.streams.Out, p)
+				return nil
+			case "mermaid":
+				writePlanMermaid(g.streams.Out, p)
+				return nil
 			}
-			return &UsageError{Err: fmt.Errorf("--format %q: must be text or json", format)}
+			return &UsageError{Err: fmt.Errorf("--format %q: must be text, json, yaml, dot or mermaid", format)}
 		},
 	}
 	c.Flags().StringVar(&command, "command", "", "command id to plan instead of the default deploy command")
-	c.Flags().StringVar(&format, "format", "", "text or json (default: the --output format)")
+	c.Flags().StringVar(&format, "format", "", "text, json, yaml, dot (Graphviz) or mermaid (default: the --output format)")
 	return c
+}
+
+// writePlanDot writes the step graph in Graphviz dot: one node per step (shape box for builds,
+// ellipse for applies), an edge from each dependency to the step that waits for it.
+func writePlanDot(w io.Writer, p *plan.Plan) {
+	fmt.Fprintf(w, "digraph %q {\n  rankdir=LR;\n", "devtool plan: "+p.Command)
+	for _, s := range p.Steps {
+		shape := "ellipse"
+		if s.Kind == plan.StepBuild {
+			shape = "box"
+		}
+		fmt.Fprintf(w, "  %q [shape=%s, label=%q];\n", s.ID, shape, fmt.Sprintf("%s %s\n(%s)", s.Kind, s.ID, s.Component))
+	}
+	for _, s := range p.Steps {
+		for _, d := range s.DependsOn {
+			fmt.Fprintf(w, "  %q -> %q;\n", d, s.ID)
+		}
+	}
+	fmt.Fprintln(w, "}")
+}
+
+// writePlanMermaid writes the step graph as a Mermaid flowchart (renders in GitHub markdown).
+func writePlanMermaid(w io.Writer, p *plan.Plan) {
+	fmt.Fprintln(w, "flowchart LR")
+	ids := map[string]string{}
+	for i, s := range p.Steps {
+		ids[s.ID] = fmt.Sprintf("s%d", i)
+		open, closing := "(", ")"
+		if s.Kind == plan.StepBuild {
+			open, closing = "[", "]"
+		}
+		fmt.Fprintf(w, "  %s%s\"%s %s<br/>%s\"%s\n", ids[s.ID], open, s.Kind, s.ID, s.Component, closing)
+	}
+	for _, s := range p.Steps {
+		for _, d := range s.DependsOn {
+			fmt.Fprintf(w, "  %s --> %s\n", ids[d], ids[s.ID])
+		}
+	}
 }
 
 func writePlanText(w io.Writer, p *plan.Plan) {

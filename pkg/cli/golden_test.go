@@ -28,6 +28,8 @@ func TestGolden(t *testing.T) {
 	}{
 		{"plan-hello.json", []string{"plan", "--devfile", hello, "--format", "json"}},
 		{"plan-hello.txt", []string{"plan", "--devfile", hello}},
+		{"plan-hello.dot", []string{"plan", "--devfile", hello, "--format", "dot"}},
+		{"plan-hello.mmd", []string{"plan", "--devfile", hello, "--format", "mermaid"}},
 		{"render-hello.yaml", []string{"render", "--devfile", hello, "--image-registry", "registry.example/me"}},
 		{"validate-hello.json", []string{"validate", "--devfile", hello, "-o", "json"}},
 		{"version.json", []string{"version", "-o", "json"}},
