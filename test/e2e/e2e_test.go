@@ -243,7 +243,7 @@ func TestDeployMultiObject(t *testing.T) {
 	if cr, err := e.get(t, clusterroles, "", "multi-widget-reader"); err == nil && cr.GetNamespace() != "" {
 		t.Errorf("ClusterRole got namespace %q", cr.GetNamespace())
 	}
-	rep2, _, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-o", "json")
+	rep2, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-o", "json", "--progress", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +251,24 @@ func TestDeployMultiObject(t *testing.T) {
 		if o.Action != "unchanged" {
 			t.Errorf("re-apply %s/%s: %s, want unchanged", o.Kind, o.Name, o.Action)
 		}
+	}
+	// --progress=json: stderr is NDJSON, every step starts and succeeds, in plan order.
+	var lifecycle []string
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		var ev event.Event
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("stderr line is not a JSON event: %q: %v", line, err)
+		}
+		if ev.Time.IsZero() || ev.Type == "" {
+			t.Errorf("event without time or type: %q", line)
+		}
+		if ev.Type == event.StepStarted || ev.Type == event.StepSucceeded || ev.Type == event.StepFailed {
+			lifecycle = append(lifecycle, string(ev.Type)+" "+ev.Step)
+		}
+	}
+	want := []string{"stepStarted apply-platform", "stepSucceeded apply-platform", "stepStarted apply-app", "stepSucceeded apply-app"}
+	if strings.Join(lifecycle, ",") != strings.Join(want, ",") {
+		t.Errorf("step events = %v, want %v", lifecycle, want)
 	}
 }
 
