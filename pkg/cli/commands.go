@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
 
+	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/deploy"
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
@@ -256,7 +258,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 
 func newDeployCommand(g *globals) *cobra.Command {
 	var bf buildFlags
-	var command, dryRun string
+	var command, dryRun, imagesFile string
 	var force bool
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
@@ -285,6 +287,10 @@ func newDeployCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("reading kubeconfig: %w", err)
 			}
+			prebuilt, err := readImages(imagesFile)
+			if err != nil {
+				return err
+			}
 			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
 			if err != nil {
 				return err
@@ -292,7 +298,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 			r := &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}
 			rep, err := r.Deploy(cmd.Context(), d, p, run.Options{
 				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
-				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force,
+				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: prebuilt,
 			})
 			return g.finish(rep, err)
 		},
@@ -300,6 +306,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	bf.add(c)
 	c.Flags().StringVar(&command, "command", "", "command id to run instead of the default deploy command")
 	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, client (check locally) or server (server-side dry run; images are still built and pushed)")
+	c.Flags().StringVar(&imagesFile, "images", "", "use the images of a `devtool build --push -o json` report instead of building them (CI: build once, deploy many)")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "take ownership of fields other field managers own (server-side apply --force-conflicts)")
 	kube.AddFlags(c.Flags())
 	return c
@@ -446,4 +453,28 @@ func (g *globals) loadPlan(ctx context.Context, command string) (*devfile.Devfil
 		return nil, nil, nil, err
 	}
 	return d, p, layers, nil
+}
+
+// readImages reads deploy --images: a BuildReport (or DeployReport) JSON document as written by
+// `devtool build --push -o json`, and returns its images by image component name. "" is none.
+func readImages(path string) (map[string]build.Result, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &run.InputError{Err: fmt.Errorf("--images: %w", err)}
+	}
+	var rep run.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, &run.InputError{Err: fmt.Errorf("--images %s: not a devtool JSON report (write one with `devtool build --push -o json > %s`): %w", path, path, err)}
+	}
+	if rep.APIVersion != run.APIVersion || (rep.Kind != "BuildReport" && rep.Kind != "DeployReport") {
+		return nil, &run.InputError{Err: fmt.Errorf("--images %s: apiVersion %q kind %q; want a %s BuildReport from `devtool build --push -o json`", path, rep.APIVersion, rep.Kind, run.APIVersion)}
+	}
+	out := make(map[string]build.Result, len(rep.Images))
+	for _, im := range rep.Images {
+		out[im.Name] = im
+	}
+	return out, nil
 }

@@ -66,6 +66,10 @@ type Options struct {
 	DryRun deploy.DryRun
 	// ForceConflicts takes ownership of conflicting fields.
 	ForceConflicts bool
+	// Prebuilt are images built and pushed earlier (deploy --images FILE, the "images" of a
+	// `devtool build --push -o json` report), by image component name: their build steps use
+	// them instead of building (design.md §1, the CI flow). Each must have a Digest.
+	Prebuilt map[string]build.Result
 }
 
 // Runner runs plans. Choose is required for plans with build steps, Deployer for plans with
@@ -266,6 +270,7 @@ type buildStep struct {
 	req       build.Request
 	builder   build.Builder
 	why       string
+	prebuilt  *build.Result // from Options.Prebuilt: not built
 }
 
 func (s *state) warningStrings() []string {
@@ -349,6 +354,11 @@ func (r *Runner) prepareMode(ctx context.Context, d *devfile.Devfile, p *plan.Pl
 			}
 		}
 	}
+	for n := range opts.Prebuilt {
+		if c, ok := d.Component(n); !ok || c.Kind != devfile.KindImage {
+			errs = append(errs, fmt.Errorf("--images names %q, which is not an image component of %s (image components: %v)", n, d.Path, imageComponents(d)))
+		}
+	}
 	if opts.Strict {
 		if w := st.warn.Warnings(); len(w) > 0 {
 			errs = append(errs, &vars.UndefinedError{Warnings: w})
@@ -385,6 +395,12 @@ func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component, c
 		args = append(args, res.Substitute(a, where("dockerfile.args"), st.warn))
 	}
 	req := build.Request{Name: comp.Name, Args: args, Repository: repo, Tag: tag, Platforms: st.opts.Platforms, Push: st.opts.Push}
+	if pb, ok := st.opts.Prebuilt[comp.Name]; ok {
+		if pb.Digest == "" || pb.Repository == "" {
+			return nil, fmt.Errorf("--images: the entry for %q has no repository or digest; use the report of `devtool build --push -o json`", comp.Name)
+		}
+		return &buildStep{step: s, imageName: name, req: req, prebuilt: &pb}, nil
+	}
 	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
 	if !checkInputs {
 		return &buildStep{step: s, imageName: name, req: req}, nil
@@ -534,22 +550,30 @@ func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 				switch s.Kind {
 				case plan.StepBuild:
 					bs := st.builds[s.ID]
-					if bs.builder == nil {
+					var res build.Result
+					switch {
+					case bs.prebuilt != nil:
+						res = *bs.prebuilt
+						r.emit(event.Event{Type: event.Info, Step: s.ID, Kind: string(s.Kind), Message: fmt.Sprintf("using %s from --images (not built)", res.Ref())})
+					case bs.builder == nil:
 						return errors.New("internal: no builder chosen (Runner.Choose is nil)")
-					}
-					res, err := bs.builder.Build(gctx, bs.req, r.logWriter(s))
-					if err != nil {
-						return err
+					default:
+						var err error
+						if res, err = bs.builder.Build(gctx, bs.req, r.logWriter(s)); err != nil {
+							return err
+						}
 					}
 					mu.Lock()
 					images[s.ID] = res
 					rep.Images = append(rep.Images, res)
 					mu.Unlock()
-					msg := fmt.Sprintf("built %s with %s", res.Ref(), res.Builder)
-					if res.Cached {
-						msg = fmt.Sprintf("cached %s: the registry already has this tag, build skipped", res.Ref())
+					if bs.prebuilt == nil {
+						msg := fmt.Sprintf("built %s with %s", res.Ref(), res.Builder)
+						if res.Cached {
+							msg = fmt.Sprintf("cached %s: the registry already has this tag, build skipped", res.Ref())
+						}
+						r.emit(event.Event{Type: event.Info, Step: s.ID, Kind: string(s.Kind), Message: msg, Fields: map[string]string{"image": res.Ref(), "cached": strconv.FormatBool(res.Cached)}})
 					}
-					r.emit(event.Event{Type: event.Info, Step: s.ID, Kind: string(s.Kind), Message: msg, Fields: map[string]string{"image": res.Ref(), "cached": strconv.FormatBool(res.Cached)}})
 				case plan.StepApply:
 					mu.Lock()
 					snapshot := make(map[string]build.Result, len(images))

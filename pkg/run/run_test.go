@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -511,5 +512,38 @@ func TestClientDryRunPreflight(t *testing.T) {
 		if req.DryRun != deploy.DryRunClient {
 			t.Errorf("request with DryRun %q, want client", req.DryRun)
 		}
+	}
+}
+
+func TestPrebuiltImagesAreNotBuilt(t *testing.T) {
+	d, p := twoImageProject(t)
+	b, dep := &fakeBuilder{}, &fakeDeployer{}
+	r := &Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: dep}
+	pre := build.Result{Name: "front", Repository: "ci.example/shop-front", Tag: "abc", Digest: "sha256:" + strings.Repeat("b", 64), Builder: "native"}
+	rep, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true, Prebuilt: map[string]build.Result{"front": pre}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range b.calls {
+		if c.Name == "front" {
+			t.Errorf("the prebuilt image was built again")
+		}
+	}
+	var got []string
+	for _, req := range dep.applied {
+		got = append(got, deploy.ImagesOf(req.Objects)...)
+	}
+	if !slices.Contains(got, pre.Ref()) {
+		t.Errorf("deployed images %v do not include the prebuilt %s", got, pre.Ref())
+	}
+	if len(rep.Images) != 2 {
+		t.Errorf("report images = %+v, want the prebuilt and the built one", rep.Images)
+	}
+
+	// An entry for something that is not an image component is an input error.
+	_, err = r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true, Prebuilt: map[string]build.Result{"front-k8s": pre}})
+	var ie *InputError
+	if !errors.As(err, &ie) || !strings.Contains(err.Error(), `--images names "front-k8s"`) {
+		t.Errorf("err = %v, want an InputError naming front-k8s", err)
 	}
 }

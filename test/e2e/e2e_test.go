@@ -518,3 +518,57 @@ commands:
 		t.Errorf("the apply step ran after a cancelled build (or lookup failed: %v)", err)
 	}
 }
+
+// TestBuildThenDeployWithImages is the CI flow of design.md §1: `devtool build --push -o json`
+// writes a BuildReport, and `devtool deploy --images` deploys those images without building.
+func TestBuildThenDeployWithImages(t *testing.T) {
+	e := setup(t)
+	dir := sample(t, "hello")
+	common := []string{"--devfile", dir, "--image-registry", e.registry + "/ci", "--var", "BASE_IMAGE=" + e.base, "--var", "NAMESPACE=ci-e2e", "-o", "json"}
+	built, _, err := devtool(t, append([]string{"build", "--push"}, common...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built.Images) != 1 || built.Images[0].Digest == "" {
+		t.Fatalf("build report images = %+v", built.Images)
+	}
+	b, err := json.Marshal(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imagesFile := filepath.Join(t.TempDir(), "build.json")
+	if err := os.WriteFile(imagesFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Remove the Dockerfile: a deploy with --images must not need the build inputs.
+	if err := os.Remove(filepath.Join(dir, "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	rep, stderr, err := devtool(t, append([]string{"deploy", "--kubeconfig", e.kubeconfig, "--images", imagesFile}, common...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := built.Images[0].Ref()
+	if !strings.Contains(stderr, "using "+ref+" from --images") {
+		t.Errorf("progress does not say the image came from --images:\n%s", stderr)
+	}
+	dep, err := e.get(t, deployments, "ci-e2e", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if got := cs[0].(map[string]any)["image"]; got != ref {
+		t.Errorf("Deployment image = %v, want %s from the build report", got, ref)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].Ref() != ref {
+		t.Errorf("deploy report images = %+v", rep.Images)
+	}
+	// Not a report: a clear input error before anything runs.
+	if err := os.WriteFile(imagesFile, []byte(`{"kind": "Plan"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = devtool(t, append([]string{"deploy", "--kubeconfig", e.kubeconfig, "--images", imagesFile}, common...)...)
+	if code, _ := cli.Classify(err); code != "InvalidInput" || !strings.Contains(err.Error(), "BuildReport") {
+		t.Errorf("deploy --images with a Plan document: %s %v", code, err)
+	}
+}
