@@ -259,7 +259,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 func newDeployCommand(g *globals) *cobra.Command {
 	var bf buildFlags
 	var command, dryRun, imagesFile string
-	var force bool
+	var force, prune bool
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
 		Use:   "deploy",
@@ -299,6 +299,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 			rep, err := r.Deploy(cmd.Context(), d, p, run.Options{
 				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
 				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: prebuilt,
+				Prune: prune, Version: Version,
 			})
 			return g.finish(rep, err)
 		},
@@ -308,6 +309,51 @@ func newDeployCommand(g *globals) *cobra.Command {
 	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, client (check locally) or server (server-side dry run; images are still built and pushed)")
 	c.Flags().StringVar(&imagesFile, "images", "", "use the images of a `devtool build --push -o json` report instead of building them (CI: build once, deploy many)")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "take ownership of fields other field managers own (server-side apply --force-conflicts)")
+	c.Flags().BoolVar(&prune, "prune", false, "after a successful deploy, delete the objects earlier deploys of this devfile created that this one no longer applies (ApplySet inventory)")
+	kube.AddFlags(c.Flags())
+	return c
+}
+
+func newUndeployCommand(g *globals) *cobra.Command {
+	var dryRun string
+	kube := genericclioptions.NewConfigFlags(true)
+	c := &cobra.Command{
+		Use:   "undeploy",
+		Short: "Delete everything devtool deployed for this devfile in the namespace (its inventory)",
+		Long: `Delete everything the deploys of this devfile created in the namespace (-n, the
+kubeconfig's, or "default"): the objects its inventory lists (the ApplySet parent ConfigMap
+devtool-applyset-<devfile name>) — namespaced ones first, then cluster-scoped ones, Namespaces
+and CustomResourceDefinitions last — then the inventory itself. Without an inventory there is
+nothing to do (exit 0).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			mode := deploy.DryRun(dryRun)
+			switch mode {
+			case deploy.DryRunNone, deploy.DryRunServer:
+			default:
+				return &UsageError{Err: fmt.Errorf("--dry-run %q: must be none or server", dryRun)}
+			}
+			d, err := g.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+			if err != nil {
+				return fmt.Errorf("reading kubeconfig: %w", err)
+			}
+			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
+			if err != nil {
+				return err
+			}
+			r := &run.Runner{Deployer: applier, Sink: g.sink()}
+			rep, err := r.Undeploy(cmd.Context(), d, run.Options{Namespace: ns, DryRun: mode, Version: Version})
+			return g.finish(rep, err)
+		},
+	}
+	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, or server (list what would be deleted and send the deletes as server-side dry runs)")
 	kube.AddFlags(c.Flags())
 	return c
 }
@@ -348,6 +394,9 @@ func (g *globals) printReport(rep *run.Report) error {
 			name = o.Namespace + " " + name
 		}
 		fmt.Fprintf(g.streams.Out, "%s %s\n", name, o.Action)
+	}
+	if rep.Message != "" {
+		fmt.Fprintln(g.streams.Out, rep.Message)
 	}
 	return nil
 }

@@ -42,6 +42,8 @@ func Classify(err error) (code string, exit int) {
 		step      *run.StepError
 		dval      *deploy.ValidationError
 		exec      *build.ExecError
+		inventory *run.InventoryError
+		cluster   *deploy.ClusterError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -65,6 +67,14 @@ func Classify(err error) (code string, exit int) {
 				return "BuildFailed", ExitBuild
 			}
 			return "BuildFailed", ExitBuild
+		}
+		return "DeployFailed", ExitDeploy
+	case errors.As(err, &inventory):
+		switch {
+		case errors.As(err, &cluster):
+			return "ClusterCheckFailed", ExitDeploy
+		case inventory.Op == "undeploy":
+			return "UndeployFailed", ExitDeploy
 		}
 		return "DeployFailed", ExitDeploy
 	}

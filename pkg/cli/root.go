@@ -82,6 +82,7 @@ devfile or usage, 3 build failed, 4 deploy failed, 130 cancelled.`,
 		newRenderCommand(g),
 		newBuildCommand(g),
 		newDeployCommand(g),
+		newUndeployCommand(g),
 		newVersionCommand(g),
 	)
 	return root

@@ -21,6 +21,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 )
@@ -54,12 +55,16 @@ type Applier struct {
 
 	mu sync.Mutex
 	cl *clients // nil until first successful use
+	// begunNS are Namespaces BeginApplySet created (to hold the ApplySet parent) that Apply has
+	// not reported yet: Apply reports them Created, not Unchanged.
+	begunNS map[string]bool
 }
 
 // clients are the per-cluster clients, created once.
 type clients struct {
 	server string
 	dyn    dynamic.Interface
+	md     metadata.Interface           // for listing ApplySet members (metadata only)
 	disco  discovery.DiscoveryInterface // uncached, for /version
 	mapper meta.ResettableRESTMapper    // deferred discovery, reset after CRDs are applied
 }
@@ -101,6 +106,10 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		if err != nil {
 			return nil, &ClusterError{Server: cfg.Host, Err: err}
 		}
+		md, err := metadata.NewForConfig(cfg)
+		if err != nil {
+			return nil, &ClusterError{Server: cfg.Host, Err: err}
+		}
 		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 		if err != nil {
 			return nil, &ClusterError{Server: cfg.Host, Err: err}
@@ -109,7 +118,7 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		if err != nil {
 			return nil, &ClusterError{Server: cfg.Host, Err: err}
 		}
-		cl = &clients{server: cfg.Host, dyn: dyn, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}
+		cl = &clients{server: cfg.Host, dyn: dyn, md: md, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}
 		a.mu.Lock()
 		if a.cl == nil {
 			a.cl = cl
@@ -148,6 +157,9 @@ type item struct {
 	// pendingCRD: the kind is served by a CRD of the same request that the cluster does not
 	// have yet; mapped from the CRD object, so the object cannot be dry-run.
 	pendingCRD bool
+	// parent: the ApplySet parent (inventory ConfigMap), checked by Validate, never applied by
+	// Apply.
+	parent bool
 }
 
 // crdInfo is what Validate needs from a CustomResourceDefinition of the request.
@@ -179,6 +191,12 @@ var (
 //  5. a server-side dry-run apply (dryRun=All, field manager "devtool", req.ForceConflicts)
 //     is accepted: schema, defaulting, admission and field-manager conflicts.
 //
+// When req.ApplySet is set, every object is checked as it will be applied, with the ApplySet
+// member label (an object that sets that label to another value is a problem), and the
+// ApplySet parent is checked like an object (steps 4 and 5, source "devtool inventory"):
+// unless req.DryRun is DryRunClient, an existing parent must belong to devtool (see
+// ParentError), and no object of the request may have the parent's name.
+//
 // With req.DryRun == DryRunClient only steps 1–3 run (discovery requests only). Step 5 has two
 // documented limitations: a custom resource of a CRD created by the same request is not
 // dry-run (the API does not exist yet; only steps 1–3 check it), and an object in a
@@ -192,103 +210,60 @@ var (
 // request order; errors.As finds a *ConflictError among them). An unreachable cluster or bad
 // credentials give a *ClusterError; a cancelled ctx gives ctx.Err().
 func (a *Applier) Validate(ctx context.Context, req Request) error {
-	_, _, err := a.validate(ctx, req)
+	_, _, err := a.validate(ctx, req, true)
 	return err
 }
 
-func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item, error) {
+func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (*clients, []*item, error) {
 	cl, err := a.clients(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	// problems[i] are the problems of req.Objects[i]; at most one per object.
-	problems := make([]*ObjectProblem, len(req.Objects))
+	items, objProblems, createdNS, err := a.mapItems(ctx, cl, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	// problems[i] are the problems of items[i]; at most one per object.
+	problems := objProblems
 	problem := func(it *item, msg string, err error) {
 		problems[it.index] = &ObjectProblem{Object: it.display, Source: it.source, Message: msg, Err: err}
 	}
-	crds := map[schema.GroupKind]crdInfo{}
-	createdNS := map[string]bool{}
-	for _, o := range req.Objects {
-		gk := o.GroupVersionKind().GroupKind()
-		switch gk {
-		case gkNamespace:
-			createdNS[o.GetName()] = true
-		case gkCRD:
-			if gk2, info, ok := crdOf(o); ok {
-				crds[gk2] = info
-			}
-		}
-	}
-	defaultNS := req.Namespace
-	if defaultNS == "" {
-		defaultNS = metav1.NamespaceDefault
-	}
-
-	items := make([]*item, len(req.Objects))
-	bad := make([]bool, len(req.Objects))
-	for i, o := range req.Objects {
-		it := &item{index: i, obj: o.DeepCopy()}
-		if i < len(req.Sources) {
-			it.source = req.Sources[i]
-		}
-		items[i] = it
-		it.display = display(it.obj)
-		if msg := checkObject(it.obj); msg != "" {
-			problem(it, msg, nil)
-			bad[i] = true
-			continue
-		}
-		gvk := it.obj.GroupVersionKind()
-		if _, err := schema.ParseGroupVersion(it.obj.GetAPIVersion()); err != nil {
-			problem(it, fmt.Sprintf("invalid apiVersion %q: %v", it.obj.GetAPIVersion(), err), err)
-			bad[i] = true
-			continue
-		}
-		m, err := cl.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			if !meta.IsNoMatchError(err) {
+	if checkParent && req.ApplySet != nil {
+		// The inventory's parent is checked like the objects (KEP-3659: it is written before
+		// them): its namespace exists or is created by the request, an existing one belongs to
+		// devtool, and a server-side dry run accepts it.
+		set := *req.ApplySet
+		parent := &item{index: len(items), source: "devtool inventory (ApplySet parent)", mapping: parentMapping, parent: true}
+		want := inventoryOf(items)
+		parent.obj = set.parentObject(want)
+		parent.display = display(parent.obj)
+		items = append(items, parent)
+		problems = append(problems, nil)
+		if req.DryRun != DryRunClient {
+			cur, _, err := readParent(ctx, cl, set)
+			var pe *ParentError
+			switch {
+			case errors.As(err, &pe):
+				problem(parent, pe.Reason+"; "+pe.fix(), err)
+			case err != nil:
 				if ctx.Err() != nil {
 					return nil, nil, ctx.Err()
 				}
-				problem(it, fmt.Sprintf("looking up the API for kind %s in %s: %v", gvk.Kind, it.obj.GetAPIVersion(), err), err)
-				bad[i] = true
-				continue
-			}
-			info, ok := crds[gvk.GroupKind()]
-			switch {
-			case ok && info.served[gvk.Version]:
-				scope := meta.RESTScopeRoot
-				if info.namespaced {
-					scope = meta.RESTScopeNamespace
-				}
-				m = &meta.RESTMapping{
-					Resource:         gvk.GroupVersion().WithResource(info.plural),
-					GroupVersionKind: gvk,
-					Scope:            scope,
-				}
-				it.pendingCRD = true
-			case ok:
-				problem(it, fmt.Sprintf("CustomResourceDefinition %s in this deploy does not serve version %s of kind %s", info.name, gvk.Version, gvk.Kind), err)
-				bad[i] = true
-				continue
+				return nil, nil, err
 			default:
-				problem(it, fmt.Sprintf("unknown kind %s in apiVersion %s: the cluster does not serve it (is a CustomResourceDefinition missing? add it to the manifests or install it first)", gvk.Kind, it.obj.GetAPIVersion()), err)
-				bad[i] = true
-				continue
+				parent.obj = set.parentObject(cur.union(want))
 			}
 		}
-		it.mapping = m
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			if it.obj.GetNamespace() == "" {
-				it.obj.SetNamespace(defaultNS)
+		for _, it := range items[:len(items)-1] {
+			if problems[it.index] == nil && it.obj.GroupVersionKind().GroupKind() == parentGK && it.obj.GetNamespace() == parent.obj.GetNamespace() && it.obj.GetName() == parent.obj.GetName() {
+				problem(it, "has the name of devtool's inventory ConfigMap for this project (the ApplySet parent); rename it", nil)
 			}
-		} else if ns := it.obj.GetNamespace(); ns != "" {
-			a.log.Debug("dropping metadata.namespace of a cluster-scoped object", "object", it.display, "namespace", ns)
-			it.obj.SetNamespace("")
 		}
-		it.display = display(it.obj)
 	}
-
+	bad := make([]bool, len(items))
+	for i := range items {
+		bad[i] = problems[i] != nil
+	}
 	if req.DryRun != DryRunClient {
 		// Which namespaces exist (needed even for the ones the request creates: a dry run in
 		// them works only if they already exist).
@@ -365,7 +340,9 @@ func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item,
 					obj.SetName(standInName(obj.GetName()))
 					elsewhere = true
 				}
-				if err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts, true, nil); err != nil {
+				// The parent is devtool's own object: Begin takes its fields over (as kubectl
+				// does after a conflict), so its dry run does too.
+				if err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts || it.parent, true, nil); err != nil {
 					if gctx.Err() != nil {
 						return gctx.Err()
 					}
@@ -402,6 +379,112 @@ func (a *Applier) validate(ctx context.Context, req Request) (*clients, []*item,
 		return nil, nil, &ValidationError{Problems: all}
 	}
 	return cl, items, nil
+}
+
+// mapItems prepares the objects of req: checks 1–3 of Validate (kind, apiVersion and name set;
+// the RESTMapper knows the kind, or a CRD of the request defines it; namespace scoping), and,
+// when req.ApplySet is set, the ApplySet member label. problems[i] is the problem of items[i],
+// nil if none; createdNS are the Namespace objects of the request. Only discovery requests are
+// made.
+func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items []*item, problems []*ObjectProblem, createdNS map[string]bool, err error) {
+	problems = make([]*ObjectProblem, len(req.Objects))
+	problem := func(it *item, msg string, err error) {
+		problems[it.index] = &ObjectProblem{Object: it.display, Source: it.source, Message: msg, Err: err}
+	}
+	crds := map[schema.GroupKind]crdInfo{}
+	createdNS = map[string]bool{}
+	for _, o := range req.Objects {
+		gk := o.GroupVersionKind().GroupKind()
+		switch gk {
+		case gkNamespace:
+			createdNS[o.GetName()] = true
+		case gkCRD:
+			if gk2, info, ok := crdOf(o); ok {
+				crds[gk2] = info
+			}
+		}
+	}
+	defaultNS := req.Namespace
+	if defaultNS == "" {
+		defaultNS = metav1.NamespaceDefault
+	}
+	var memberID string
+	if req.ApplySet != nil {
+		memberID = req.ApplySet.ID()
+	}
+
+	items = make([]*item, len(req.Objects))
+	for i, o := range req.Objects {
+		it := &item{index: i, obj: o.DeepCopy()}
+		if i < len(req.Sources) {
+			it.source = req.Sources[i]
+		}
+		items[i] = it
+		it.display = display(it.obj)
+		if msg := checkObject(it.obj); msg != "" {
+			problem(it, msg, nil)
+			continue
+		}
+		gvk := it.obj.GroupVersionKind()
+		if _, err := schema.ParseGroupVersion(it.obj.GetAPIVersion()); err != nil {
+			problem(it, fmt.Sprintf("invalid apiVersion %q: %v", it.obj.GetAPIVersion(), err), err)
+			continue
+		}
+		m, err := cl.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			if !meta.IsNoMatchError(err) {
+				if ctx.Err() != nil {
+					return nil, nil, nil, ctx.Err()
+				}
+				problem(it, fmt.Sprintf("looking up the API for kind %s in %s: %v", gvk.Kind, it.obj.GetAPIVersion(), err), err)
+				continue
+			}
+			info, ok := crds[gvk.GroupKind()]
+			switch {
+			case ok && info.served[gvk.Version]:
+				scope := meta.RESTScopeRoot
+				if info.namespaced {
+					scope = meta.RESTScopeNamespace
+				}
+				m = &meta.RESTMapping{
+					Resource:         gvk.GroupVersion().WithResource(info.plural),
+					GroupVersionKind: gvk,
+					Scope:            scope,
+				}
+				it.pendingCRD = true
+			case ok:
+				problem(it, fmt.Sprintf("CustomResourceDefinition %s in this deploy does not serve version %s of kind %s", info.name, gvk.Version, gvk.Kind), err)
+				continue
+			default:
+				problem(it, fmt.Sprintf("unknown kind %s in apiVersion %s: the cluster does not serve it (is a CustomResourceDefinition missing? add it to the manifests or install it first)", gvk.Kind, it.obj.GetAPIVersion()), err)
+				continue
+			}
+		}
+		it.mapping = m
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			if it.obj.GetNamespace() == "" {
+				it.obj.SetNamespace(defaultNS)
+			}
+		} else if ns := it.obj.GetNamespace(); ns != "" {
+			a.log.Debug("dropping metadata.namespace of a cluster-scoped object", "object", it.display, "namespace", ns)
+			it.obj.SetNamespace("")
+		}
+		it.display = display(it.obj)
+		if memberID != "" {
+			l := it.obj.GetLabels()
+			if v, ok := l[LabelPartOf]; ok && v != memberID {
+				problem(it, fmt.Sprintf("sets label %s=%s itself: the label is devtool's to set (its inventory); remove it from the manifest", LabelPartOf, v), nil)
+				it.mapping = nil
+				continue
+			}
+			if l == nil {
+				l = map[string]string{}
+			}
+			l[LabelPartOf] = memberID
+			it.obj.SetLabels(l)
+		}
+	}
+	return items, problems, createdNS, nil
 }
 
 // standInName derives, from an object's name, a name for a dry run in a stand-in namespace: the
@@ -501,11 +584,15 @@ func display(o *unstructured.Unstructured) string {
 // req.DryRun == DryRunServer or DryRunClient nothing is applied after validation and every
 // Action is Validated.
 //
+// With req.ApplySet set, every object is applied with the ApplySet member label
+// applyset.kubernetes.io/part-of=<ID> (KEP-3659); the parent itself is written by
+// BeginApplySet, which must have succeeded before, and is not checked again here.
+//
 // Errors: *ValidationError, *ClusterError, *ConflictError (a conflict that appeared after
 // validation), or an error naming the object; on an error after the first change, Result
 // lists the objects applied so far.
 func (a *Applier) Apply(ctx context.Context, req Request) (Result, error) {
-	cl, items, err := a.validate(ctx, req)
+	cl, items, err := a.validate(ctx, req, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -616,7 +703,8 @@ func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *u
 	after := got.GetResourceVersion()
 	action := Configured
 	switch {
-	case !existed:
+	case !existed, it.mapping.GroupVersionKind.GroupKind() == gkNamespace && a.takeBegunNamespace(obj.GetName()):
+		// A Namespace BeginApplySet created to hold the parent was created by this deploy.
 		action = Created
 	case before == after:
 		action = Unchanged

@@ -36,6 +36,10 @@ type Request struct {
 	// DryRun: none applies; server sends dry-run requests; client only validates locally
 	// (RESTMapper) without server requests beyond discovery.
 	DryRun DryRun
+	// ApplySet, when set, makes the objects members of that ApplySet (devtool's inventory,
+	// KEP-3659): Validate also checks its parent, Apply labels every object
+	// applyset.kubernetes.io/part-of=<ID>, and BeginApplySet writes the parent.
+	ApplySet *ApplySet
 }
 
 // Action is what an apply did to one object.
@@ -47,6 +51,16 @@ const (
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
 	Validated  Action = "validated" // dry runs
+
+	// Pruned: deleted by `deploy --prune`, a member of the ApplySet that this deploy did not
+	// apply (FinishApplySet).
+	Pruned Action = "pruned"
+	// Deleted: deleted by undeploy (Undeploy).
+	Deleted Action = "deleted"
+	// WouldPrune and WouldDelete are Pruned and Deleted in a dry run: the object is listed, and
+	// with DryRunServer the delete was sent as a dry run, but nothing was deleted.
+	WouldPrune  Action = "would-prune"
+	WouldDelete Action = "would-delete"
 )
 
 // ObjectResult is one applied object.

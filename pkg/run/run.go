@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,10 +36,21 @@ import (
 // APIVersion is the apiVersion of devtool's JSON documents.
 const APIVersion = "devtool.dev/v1alpha1"
 
-// Deployer is what run needs from pkg/deploy: a preflight that changes nothing and an apply.
+// Deployer is what run needs from pkg/deploy (*deploy.Applier): a preflight that changes
+// nothing, an apply, and the inventory (KEP-3659 ApplySet) that spans all the apply steps of a
+// deploy: BeginApplySet before the first apply (it writes the parent, listing every object the
+// deploy will apply), FinishApplySet after the last one succeeded (prune, then narrow).
 type Deployer interface {
 	Validate(ctx context.Context, req deploy.Request) error
 	Apply(ctx context.Context, req deploy.Request) (deploy.Result, error)
+	BeginApplySet(ctx context.Context, req deploy.Request) error
+	FinishApplySet(ctx context.Context, set deploy.ApplySet, applied []deploy.ObjectResult, prune bool, dryRun deploy.DryRun) ([]deploy.ObjectResult, error)
+}
+
+// Undeployer is the optional ability of a Deployer that Runner.Undeploy needs
+// (*deploy.Applier has it): delete everything an ApplySet holds.
+type Undeployer interface {
+	Undeploy(ctx context.Context, set deploy.ApplySet, dryRun deploy.DryRun) ([]deploy.ObjectResult, error)
 }
 
 // ChooseBuilder picks the builder for one build request, given the Dockerfile's content, and
@@ -66,6 +78,12 @@ type Options struct {
 	DryRun deploy.DryRun
 	// ForceConflicts takes ownership of conflicting fields.
 	ForceConflicts bool
+	// Prune deletes, after every step succeeded, the objects of earlier deploys of this project
+	// (its ApplySet) that this deploy did not apply (deploy --prune).
+	Prune bool
+	// Version is devtool's version, recorded in the inventory's tooling annotation
+	// ("devtool/<version>"; "devtool/v0" unless it looks like v<digit>…).
+	Version string
 	// Prebuilt are images built and pushed earlier (deploy --images FILE, the "images" of a
 	// `devtool build --push -o json` report), by image component name: their build steps use
 	// them instead of building (design.md §1, the CI flow). Each must have a Digest.
@@ -88,7 +106,29 @@ type Report struct {
 	Images     []build.Result        `json:"images"`
 	Objects    []deploy.ObjectResult `json:"objects"`
 	Warnings   []string              `json:"warnings,omitempty"`
+	// Inventory names the ApplySet parent of deploy and undeploy (absent for build).
+	Inventory *Inventory `json:"inventory,omitempty"`
+	// Message says what undeploy did when there was nothing to do.
+	Message string `json:"message,omitempty"`
 }
+
+// Inventory names a project's ApplySet parent (KEP-3659) in reports.
+type Inventory struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	ID        string `json:"id"`
+}
+
+// InventoryError is a failure of the inventory outside the plan's steps: pruning after a
+// deploy (Op "prune") or undeploy (Op "undeploy").
+type InventoryError struct {
+	Op  string
+	Err error
+}
+
+func (e *InventoryError) Error() string { return e.Op + ": " + e.Err.Error() }
+func (e *InventoryError) Unwrap() error { return e.Err }
 
 // StepError is a failed step; it names the step, its kind and component. Kind tells the CLI
 // which exit code applies (build failed vs deploy failed).
@@ -126,6 +166,14 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 
 // Deploy runs p end to end: checks, builds, applies. The Report lists what was built and
 // applied so far even when an error is returned.
+//
+// The applied objects are recorded in the project's inventory, a KEP-3659 ApplySet whose
+// parent is the ConfigMap deploy.ApplySetName(<devfile name>) in opts.Namespace (design.md
+// §5): the preflight checks the parent with the objects, the first apply step writes it
+// (Deployer.BeginApplySet) before applying anything, and once every step succeeded
+// Deployer.FinishApplySet prunes (opts.Prune) the objects of earlier deploys this one no longer
+// applies; they are added to the Report with Action "pruned". A failed prune is an
+// *InventoryError (Op "prune").
 func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opts Options) (*Report, error) {
 	rep := &Report{APIVersion: APIVersion, Kind: "DeployReport", Command: p.Command, Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
 	st, err := r.prepare(ctx, d, p, opts)
@@ -156,13 +204,101 @@ func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, o
 		if opts.DryRun == deploy.DryRunClient {
 			mode = deploy.DryRunClient
 		}
+		// The inventory spans every apply step (design.md §5): its parent is checked with the
+		// objects, written before the first apply and pruned/narrowed after the last.
+		set := applySetFor(d, opts, st.labels)
+		st.applySet, st.allObjs = &set, objs
+		rep.Inventory = inventoryRef(set)
 		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("checking %d objects against the cluster", len(objs))})
-		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Sources: sources, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: mode}); err != nil {
+		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Sources: sources, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: mode, ApplySet: st.applySet}); err != nil {
 			return rep, &PreflightError{Err: err}
 		}
 	}
-	err = r.execute(ctx, st, rep)
-	return rep, err
+	if err := r.execute(ctx, st, rep); err != nil || st.applySet == nil {
+		return rep, err
+	}
+	applied := append([]deploy.ObjectResult(nil), rep.Objects...)
+	pruned, err := r.Deployer.FinishApplySet(ctx, *st.applySet, applied, opts.Prune, opts.DryRun)
+	rep.Objects = append(rep.Objects, pruned...)
+	for _, o := range pruned {
+		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("%s %s", objectName(o), o.Action), Fields: map[string]string{"action": string(o.Action)}})
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return rep, &InventoryError{Op: "prune", Err: err}
+	}
+	return rep, nil
+}
+
+// Undeploy deletes what devtool deployed for d in opts.Namespace ("default" when empty):
+// everything its inventory (the ApplySet of deploy.ApplySetName(<devfile name>)) holds, then
+// the inventory itself. When there is no inventory the Report's Message says "nothing deployed
+// by devtool for <name> in namespace <ns>" and the error is nil. opts.DryRun none or server
+// (deletes sent as dry runs). Errors are *InventoryError (Op "undeploy").
+func (r *Runner) Undeploy(ctx context.Context, d *devfile.Devfile, opts Options) (*Report, error) {
+	set := applySetFor(d, opts, projectLabels(d))
+	rep := &Report{APIVersion: APIVersion, Kind: "UndeployReport", Images: []build.Result{}, Objects: []deploy.ObjectResult{}, Inventory: inventoryRef(set)}
+	u, ok := r.Deployer.(Undeployer)
+	if !ok {
+		return rep, errors.New("internal: the deployer cannot undeploy")
+	}
+	r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("undeploying %s: everything the inventory %s lists", devfileName(d), set)})
+	objs, err := u.Undeploy(ctx, set, opts.DryRun)
+	rep.Objects = append(rep.Objects, objs...)
+	for _, o := range objs {
+		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("%s %s", objectName(o), o.Action), Fields: map[string]string{"action": string(o.Action)}})
+	}
+	switch {
+	case errors.Is(err, deploy.ErrNotDeployed):
+		// The result (stdout, or the report's message), not progress.
+		rep.Message = fmt.Sprintf("nothing deployed by devtool for %s in namespace %s", devfileName(d), set.Namespace)
+		return rep, nil
+	case err != nil:
+		if ctx.Err() != nil {
+			return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return rep, &InventoryError{Op: "undeploy", Err: err}
+	}
+	if opts.DryRun == deploy.DryRunNone || opts.DryRun == "" {
+		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("deleted the inventory %s", set)})
+	}
+	return rep, nil
+}
+
+// applySetFor is the inventory of d's deploys to opts.Namespace: parent ConfigMap
+// devtool-applyset-<devfile name> in that namespace ("default" when empty), labelled like the
+// objects.
+func applySetFor(d *devfile.Devfile, opts Options, labels map[string]string) deploy.ApplySet {
+	ns := opts.Namespace
+	if ns == "" {
+		ns = "default"
+	}
+	return deploy.ApplySet{Name: deploy.ApplySetName(devfileName(d)), Namespace: ns, Tooling: tooling(opts.Version), Labels: labels}
+}
+
+var semverish = regexp.MustCompile(`^v[0-9]`)
+
+// tooling is the ApplySet tooling annotation value, "devtool/<version>" (KEP-3659 wants
+// <tool>/<semver>): development builds ("dev", a commit hash) are "devtool/v0".
+func tooling(version string) string {
+	if semverish.MatchString(version) {
+		return "devtool/" + version
+	}
+	return deploy.DefaultTooling
+}
+
+func inventoryRef(set deploy.ApplySet) *Inventory {
+	return &Inventory{Kind: "ConfigMap", Namespace: set.Namespace, Name: set.Name, ID: set.ID()}
+}
+
+// projectLabels are the labels devtool puts on every object it deploys for d (design.md §5).
+func projectLabels(d *devfile.Devfile) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/managed-by": "devtool",
+		"app.kubernetes.io/name":       labelValue(devfileName(d)),
+	}
 }
 
 // Build builds the image components named (all image components when names is empty), in
@@ -240,6 +376,14 @@ type state struct {
 	hasApply bool
 	warn     *vars.Collector
 	labels   map[string]string
+
+	// applySet is the deploy's inventory (nil for build, render, and plans without apply
+	// steps); allObjs are all the objects of the apply steps, rendered for the preflight: what
+	// BeginApplySet records before the first apply.
+	applySet  *deploy.ApplySet
+	allObjs   []*unstructured.Unstructured
+	beginOnce sync.Once
+	beginErr  error
 
 	uriMu    sync.Mutex
 	uriCache map[string][2]string // substituted uri → content, source
@@ -322,10 +466,7 @@ func (r *Runner) prepareMode(ctx context.Context, d *devfile.Devfile, p *plan.Pl
 		base:   vars.New(layers...),
 		builds: map[string]*buildStep{},
 		warn:   &vars.Collector{},
-		labels: map[string]string{
-			"app.kubernetes.io/managed-by": "devtool",
-			"app.kubernetes.io/name":       labelValue(devfileName(d)),
-		},
+		labels: projectLabels(d),
 	}
 	var errs []error
 	for _, s := range p.Steps {
@@ -585,7 +726,10 @@ func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 					if err != nil {
 						return err
 					}
-					res, err := r.Deployer.Apply(gctx, deploy.Request{Objects: objs, Sources: sources, Namespace: st.opts.Namespace, ForceConflicts: st.opts.ForceConflicts, DryRun: st.opts.DryRun})
+					if err := st.begin(gctx, r.Deployer); err != nil {
+						return err
+					}
+					res, err := r.Deployer.Apply(gctx, deploy.Request{Objects: objs, Sources: sources, Namespace: st.opts.Namespace, ForceConflicts: st.opts.ForceConflicts, DryRun: st.opts.DryRun, ApplySet: st.applySet})
 					mu.Lock()
 					rep.Objects = append(rep.Objects, res.Objects...)
 					mu.Unlock()
@@ -617,6 +761,18 @@ func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 		return fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
 	return err
+}
+
+// begin writes the inventory's parent once, before the first apply step applies anything
+// (parallel apply steps wait for it); every later caller gets the same error.
+func (st *state) begin(ctx context.Context, d Deployer) error {
+	if st.applySet == nil {
+		return nil
+	}
+	st.beginOnce.Do(func() {
+		st.beginErr = d.BeginApplySet(ctx, deploy.Request{Objects: st.allObjs, Namespace: st.opts.Namespace, ForceConflicts: st.opts.ForceConflicts, DryRun: st.opts.DryRun, ApplySet: st.applySet})
+	})
+	return st.beginErr
 }
 
 func describe(st *state, s plan.Step) string {

@@ -63,11 +63,22 @@ type fakeDeployer struct {
 	validated   []deploy.Request
 	applied     []deploy.Request
 	validateErr error
+
+	calls     []string // "validate", "begin", "apply", "finish", "undeploy", in call order
+	begun     []deploy.Request
+	finished  [][]deploy.ObjectResult // the applied argument of each FinishApplySet
+	prune     []bool
+	beginErr  error
+	pruned    []deploy.ObjectResult // FinishApplySet's result
+	finishErr error
+	undeploy  func(set deploy.ApplySet) ([]deploy.ObjectResult, error)
+	undeploys []deploy.ApplySet
 }
 
 func (d *fakeDeployer) Validate(ctx context.Context, req deploy.Request) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.calls = append(d.calls, "validate")
 	d.validated = append(d.validated, req)
 	return d.validateErr
 }
@@ -75,12 +86,42 @@ func (d *fakeDeployer) Validate(ctx context.Context, req deploy.Request) error {
 func (d *fakeDeployer) Apply(ctx context.Context, req deploy.Request) (deploy.Result, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.calls = append(d.calls, "apply")
 	d.applied = append(d.applied, req)
 	var res deploy.Result
 	for _, o := range req.Objects {
-		res.Objects = append(res.Objects, deploy.ObjectResult{Kind: o.GetKind(), Name: o.GetName(), Namespace: o.GetNamespace(), Action: deploy.Created})
+		res.Objects = append(res.Objects, deploy.ObjectResult{APIVersion: o.GetAPIVersion(), Kind: o.GetKind(), Name: o.GetName(), Namespace: o.GetNamespace(), Action: deploy.Created})
 	}
 	return res, nil
+}
+
+func (d *fakeDeployer) BeginApplySet(ctx context.Context, req deploy.Request) error {
+	time.Sleep(5 * time.Millisecond) // parallel apply steps must wait for it
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "begin")
+	d.begun = append(d.begun, req)
+	return d.beginErr
+}
+
+func (d *fakeDeployer) FinishApplySet(ctx context.Context, set deploy.ApplySet, applied []deploy.ObjectResult, prune bool, dryRun deploy.DryRun) ([]deploy.ObjectResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "finish")
+	d.finished = append(d.finished, applied)
+	d.prune = append(d.prune, prune)
+	return d.pruned, d.finishErr
+}
+
+func (d *fakeDeployer) Undeploy(ctx context.Context, set deploy.ApplySet, dryRun deploy.DryRun) ([]deploy.ObjectResult, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.calls = append(d.calls, "undeploy")
+	d.undeploys = append(d.undeploys, set)
+	if d.undeploy == nil {
+		return nil, nil
+	}
+	return d.undeploy(set)
 }
 
 func project(t *testing.T, files map[string]string) (*devfile.Devfile, *plan.Plan) {

@@ -175,6 +175,11 @@ func TestDeploySample(t *testing.T) {
 	if len(rep.Objects) != 4 {
 		t.Errorf("objects = %+v, want Namespace, ConfigMap, Deployment, Service", rep.Objects)
 	}
+	// The inventory (ApplySet parent) is in the deploy's namespace ("default": no -n).
+	parent, err := e.get(t, configmaps, "default", "devtool-applyset-hello")
+	if err != nil {
+		t.Fatalf("inventory: %v", err)
+	}
 
 	rep2, _, err := devtool(t, args...)
 	if err != nil {
@@ -194,6 +199,9 @@ func TestDeploySample(t *testing.T) {
 	}
 	if dep2.GetResourceVersion() != dep.GetResourceVersion() {
 		t.Errorf("Deployment resourceVersion changed: %s → %s", dep.GetResourceVersion(), dep2.GetResourceVersion())
+	}
+	if parent2, err := e.get(t, configmaps, "default", "devtool-applyset-hello"); err != nil || parent2.GetResourceVersion() != parent.GetResourceVersion() {
+		t.Errorf("the inventory changed on a deploy that changed nothing (err %v)", err)
 	}
 
 	// A change in the build context produces a new image and a configured Deployment.
