@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 DEVTOOL := $(CURDIR)/bin/devtool
 TESTENV := $(CURDIR)/bin/testenv
 
-.PHONY: all build deps testenv-up testenv-down demo test test-short vet bench clean
+.PHONY: all build deps deps-demo testenv-up testenv-down demo test test-short vet bench clean
 
 all: build
 
@@ -19,7 +19,11 @@ build:
 deps:
 	test/testenv/install-deps.sh
 
-testenv-up: deps build
+# The demo environment also runs kube-controller-manager (namespace deletion, ReplicaSets).
+deps-demo:
+	test/testenv/install-deps.sh --with-kcm
+
+testenv-up: deps-demo build
 	$(TESTENV) up -dir $(STATE) -registry $(REGISTRY)
 
 testenv-down:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# build.sh -> test/testenv/bin/testapiserver: single-process etcd + kube-apiserver v1.33 for
-# integration tests. A separate module (GOWORK=off) so its replace block cannot drag the
+# build.sh [--with-kcm] -> test/testenv/bin/testapiserver: single-process etcd + kube-apiserver
+# v1.33 for integration tests (+ bin/kube-controller-manager, from the same module: `make demo`
+# runs it so deleted namespaces finish and Deployments get ReplicaSets; tests do without). A separate module (GOWORK=off) so its replace block cannot drag the
 # project's own k8s.io modules down. Version info is injected with -X: without it the server
 # reports v0.0.0-master+$Format:%H$ and clients (kubectl, Helm) fail to parse it.
 set -euo pipefail
@@ -14,3 +15,7 @@ LDF="-s -w -X $P.gitVersion=$V -X $P.gitMajor=$MAJ -X $P.gitMinor=$MIN -X $P.git
 mkdir -p "$HERE/bin"
 go build -ldflags "$LDF" -o "$HERE/bin/testapiserver.tmp" .
 mv "$HERE/bin/testapiserver.tmp" "$HERE/bin/testapiserver"
+if [ "${1:-}" = "--with-kcm" ]; then
+  go build -ldflags "$LDF" -o "$HERE/bin/kube-controller-manager.tmp" k8s.io/kubernetes/cmd/kube-controller-manager
+  mv "$HERE/bin/kube-controller-manager.tmp" "$HERE/bin/kube-controller-manager"
+fi

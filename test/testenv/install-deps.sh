@@ -4,6 +4,7 @@
 #    image the tests and the demo push to their loopback registry).
 #  - test/testenv/bin/testapiserver: etcd + kube-apiserver v1.33 built from the Go module proxy
 #    (~5 min cold on 2 cores, seconds when the Go build cache is warm).
+#  - with --with-kcm (make demo): also test/testenv/bin/kube-controller-manager (~1 min more).
 # Idempotent: skips what is already there.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -19,8 +20,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if [ ! -x "$HERE/bin/testapiserver" ]; then
-  echo "install-deps: building test/testenv/bin/testapiserver (etcd + kube-apiserver; ~5 min cold)" >&2
-  "$HERE/build.sh"
+if [ ! -x "$HERE/bin/testapiserver" ] || { [ "${1:-}" = "--with-kcm" ] && [ ! -x "$HERE/bin/kube-controller-manager" ]; }; then
+  echo "install-deps: building test/testenv/bin/testapiserver ${1:-} (etcd + kube-apiserver; ~5 min cold)" >&2
+  "$HERE/build.sh" "$@"
 fi
 echo "install-deps: ok (buildah $(buildah --version 2>/dev/null | awk '{print $3}'), testapiserver built)" >&2

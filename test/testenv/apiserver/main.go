@@ -306,4 +306,3 @@ current-context: testcluster
 `, serverURL, b64("ca.crt"), b64("admin.crt"), b64("admin.key"), adminToken)
 	return os.WriteFile(path, []byte(kc), 0o600)
 }
-

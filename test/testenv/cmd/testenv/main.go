@@ -7,7 +7,7 @@
 // Usage:
 //
 //	testenv up     -dir .testenv [-registry 127.0.0.1:5555]   start what is not running; push the base image
-//	testenv down   -dir .testenv                              stop both (SIGTERM by PID, SIGKILL after 30 s)
+//	testenv down   -dir .testenv                              stop them (SIGTERM by PID, SIGKILL after 30 s)
 //	testenv status -dir .testenv                              what runs, where
 //	testenv show   -dir .testenv -n NAMESPACE                 the devtool-managed objects in a namespace
 //	testenv registry -addr 127.0.0.1:5555 [-blobs DIR]        serve the registry in the foreground (up runs this)
@@ -162,6 +162,27 @@ func up(ctx context.Context, args []string) error {
 		return fmt.Errorf("API server: %w (log: %s)", err, s.path("apiserver.log"))
 	}
 
+	// kube-controller-manager, when built (make deps-demo): namespace deletion finishes,
+	// Deployments get ReplicaSets and Pods (which stay Pending: there is no node).
+	kcmNote := "not built (test/testenv/install-deps.sh --with-kcm): deleted namespaces stay Terminating"
+	if bin, err := testenv.APIServerBinary(); err == nil {
+		kcm := filepath.Join(filepath.Dir(bin), "kube-controller-manager")
+		if _, err := os.Stat(kcm); err == nil {
+			if pid, ok := s.pid("kcm"); ok {
+				kcmNote = fmt.Sprintf("running (pid %d)", pid)
+			} else {
+				if err := spawn(s, "kcm", kcm,
+					"--kubeconfig="+s.kubeconfig(), "--leader-elect=false", "--secure-port=0",
+					"--controllers=namespace,garbagecollector,serviceaccount,serviceaccount-token,deployment,replicaset",
+					"--service-account-private-key-file="+s.path("pki/sa.key"), "--root-ca-file="+s.path("pki/ca.crt"),
+					"--use-service-account-credentials=false"); err != nil {
+					return err
+				}
+				kcmNote = "started (log " + s.path("kcm.log") + ")"
+			}
+		}
+	}
+
 	// Base image (always: the registry forgets everything when it restarts; pushing again is a
 	// no-op for the registry when the blobs are there).
 	ref, err := testenv.PushBusybox(ctx, *addr)
@@ -170,6 +191,7 @@ func up(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("registry     %s (base image %s)\n", *addr, ref)
 	fmt.Printf("API server   %s\n", url)
+	fmt.Printf("controllers  kube-controller-manager %s\n", kcmNote)
 	fmt.Printf("kubeconfig   %s\n", s.kubeconfig())
 	fmt.Printf("stop with    testenv down -dir %s\n", *dir)
 	return nil
@@ -225,7 +247,7 @@ func down(args []string) error {
 	}
 	s := state{*dir}
 	var errs []error
-	for _, name := range []string{"apiserver", "registry"} {
+	for _, name := range []string{"kcm", "apiserver", "registry"} {
 		pid, alive := s.pid(name)
 		if alive {
 			if err := terminate(pid, 30*time.Second); err != nil {
@@ -262,7 +284,7 @@ func status(args []string) error {
 		return err
 	}
 	s := state{*dir}
-	for _, name := range []string{"registry", "apiserver"} {
+	for _, name := range []string{"registry", "apiserver", "kcm"} {
 		pid, alive := s.pid(name)
 		where := ""
 		switch name {
@@ -320,6 +342,15 @@ func show(ctx context.Context, args []string) error {
 			ports = append(ports, fmt.Sprintf("%d→%s", p.Port, p.TargetPort.String()))
 		}
 		fmt.Fprintf(tw, "Service\t%s\t%s\t%s\tports %s\n", s.Namespace, s.Name, s.ResourceVersion, strings.Join(ports, ","))
+	}
+	// Pods are the Deployment's (created by kube-controller-manager when it runs); they carry
+	// the pod template's labels, not devtool's, so all of the namespace's are listed.
+	pods, err := cs.CoreV1().Pods(*ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		fmt.Fprintf(tw, "Pod\t%s\t%s\t%s\tphase %s (no node runs it here)\n", p.Namespace, p.Name, p.ResourceVersion, p.Status.Phase)
 	}
 	cms, err := cs.CoreV1().ConfigMaps(*ns).List(ctx, sel)
 	if err != nil {
