@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,7 +17,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Main(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, cli.OSGetenv)
 	stop()
-	if err != nil {
+	if err != nil && !errors.Is(err, cli.ErrDifferences) {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}
 	_, code := cli.Classify(err)

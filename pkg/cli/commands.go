@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -260,6 +261,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	var bf buildFlags
 	var command, dryRun, imagesFile string
 	var force, prune bool
+	var wait time.Duration
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
 		Use:   "deploy",
@@ -274,6 +276,9 @@ func newDeployCommand(g *globals) *cobra.Command {
 			case deploy.DryRunNone, deploy.DryRunClient, deploy.DryRunServer:
 			default:
 				return &UsageError{Err: fmt.Errorf("--dry-run %q: must be none, client or server", dryRun)}
+			}
+			if cmd.Flags().Changed("wait") && wait <= 0 {
+				return &UsageError{Err: fmt.Errorf("--wait=%s: must be a positive duration such as --wait=10m (a bare --wait waits %s)", wait, deploy.DefaultWaitTimeout)}
 			}
 			choose, err := chooser(bf.builder, g)
 			if err != nil {
@@ -299,7 +304,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 			rep, err := r.Deploy(cmd.Context(), d, p, run.Options{
 				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
 				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: prebuilt,
-				Prune: prune, Version: Version,
+				Prune: prune, Version: Version, Wait: wait,
 			})
 			return g.finish(rep, err)
 		},
@@ -310,6 +315,8 @@ func newDeployCommand(g *globals) *cobra.Command {
 	c.Flags().StringVar(&imagesFile, "images", "", "use the images of a `devtool build --push -o json` report instead of building them (CI: build once, deploy many)")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "take ownership of fields other field managers own (server-side apply --force-conflicts)")
 	c.Flags().BoolVar(&prune, "prune", false, "after a successful deploy, delete the objects earlier deploys of this devfile created that this one no longer applies (ApplySet inventory)")
+	c.Flags().DurationVar(&wait, "wait", 0, "after applying, wait until every object has rolled out (kstatus Current), at most this long; a bare --wait waits "+deploy.DefaultWaitTimeout.String()+" (give a duration as --wait=10m); on failure, show why (Pods, events)")
+	c.Flags().Lookup("wait").NoOptDefVal = deploy.DefaultWaitTimeout.String()
 	kube.AddFlags(c.Flags())
 	return c
 }
@@ -441,7 +448,8 @@ func (e *reportedError) Unwrap() error { return e.err }
 
 // ErrorDocument is the `-o json|yaml` document of a failed command: a stable Code (see
 // Classify), the exit code, the message, structured Problems when the error is a devfile or
-// manifest validation error, and the partial Report of a failed build or deploy.
+// manifest validation error (for a failed deploy --wait: the objects that did not roll out, as
+// deploy.ObjectStatus), and the partial Report of a failed build or deploy.
 type ErrorDocument struct {
 	APIVersion string      `json:"apiVersion"`
 	Kind       string      `json:"kind"`
@@ -460,6 +468,7 @@ func errorDocument(err error) ErrorDocument {
 		re  *reportedError
 		dve *devfile.ValidationError
 		mve *deploy.ValidationError
+		we  *deploy.WaitError
 	)
 	if errors.As(err, &re) {
 		doc.Report = re.report
@@ -469,6 +478,8 @@ func errorDocument(err error) ErrorDocument {
 		doc.File, doc.Problems = dve.File, dve.Problems
 	case errors.As(err, &mve):
 		doc.Problems = mve.Problems
+	case errors.As(err, &we):
+		doc.Problems = we.Objects
 	}
 	return doc
 }

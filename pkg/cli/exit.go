@@ -22,11 +22,23 @@ const (
 	ExitCancelled = 130
 )
 
+// ExitDifferences is `devtool diff`'s exit code when it found differences (kubectl diff's 1).
+const ExitDifferences = 1
+
+// ErrDifferences is what `devtool diff` returns after printing differences: not a failure, but
+// exit code ExitDifferences. Main writes no Error document for it and cmd/devtool prints no
+// "error:" line.
+var ErrDifferences = errors.New("differences found")
+
 // Classify maps an error from Main to a stable machine-readable code (the "code" of the JSON
-// Error document) and the process exit code. nil is ("", 0).
+// Error document) and the process exit code. nil is ("", 0); ErrDifferences is
+// ("Differences", ExitDifferences).
 func Classify(err error) (code string, exit int) {
 	if err == nil {
 		return "", ExitOK
+	}
+	if errors.Is(err, ErrDifferences) {
+		return "Differences", ExitDifferences
 	}
 	if errors.Is(err, context.Canceled) {
 		return "Cancelled", ExitCancelled
@@ -44,6 +56,7 @@ func Classify(err error) (code string, exit int) {
 		exec      *build.ExecError
 		inventory *run.InventoryError
 		cluster   *deploy.ClusterError
+		wait      *deploy.WaitError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -61,6 +74,11 @@ func Classify(err error) (code string, exit int) {
 			return "InvalidManifest", ExitDeploy
 		}
 		return "ClusterCheckFailed", ExitDeploy
+	case errors.As(err, &wait):
+		if wait.TimedOut {
+			return "RolloutTimeout", ExitDeploy
+		}
+		return "RolloutFailed", ExitDeploy
 	case errors.As(err, &step):
 		if step.Kind == plan.StepBuild {
 			if errors.As(err, &exec) {

@@ -103,6 +103,9 @@ commands:
 		{"unknown command", []string{"plan", "--devfile", undefined, "--command", "nope"}, "InvalidCommand", ExitInvalid, []string{`"nope"`}},
 		{"missing devfile", []string{"validate", "--devfile", filepath.Join(dir, "absent")}, "InvalidDevfile", ExitInvalid, []string{"absent"}},
 		{"bad var", []string{"render", "--devfile", undefined, "--var", "=x"}, "Usage", ExitInvalid, []string{"--var"}},
+		{"unknown subcommand", []string{"deplyo"}, "Usage", ExitInvalid, []string{`unknown command "deplyo"`}},
+		{"unexpected argument", []string{"validate", "extra"}, "Usage", ExitInvalid, []string{"extra"}},
+		{"bad flag value", []string{"deploy", "--wait=soon"}, "Usage", ExitInvalid, []string{`"soon"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

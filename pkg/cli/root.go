@@ -6,7 +6,9 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"io"
 	"log/slog"
 	"os"
@@ -58,14 +60,17 @@ func NewRootCommand(s Streams, getenv func(string) (string, bool)) *cobra.Comman
 		Long: `devtool builds the container images a devfile declares and deploys the application to
 Kubernetes with server-side apply, following the devfile's deploy command.
 
-Results go to stdout, progress to stderr. Exit codes: 0 ok, 1 internal error, 2 invalid
-devfile or usage, 3 build failed, 4 deploy failed, 130 cancelled.`,
+Results go to stdout, progress to stderr. Exit codes: 0 ok, 1 internal error (diff: differences
+found, as kubectl diff), 2 invalid devfile or usage, 3 build failed, 4 deploy failed (cluster
+check, apply, rollout), 130 cancelled.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
+	// A flag value that does not parse (--wait=soon, --prune=maybe) is a usage error (exit 2).
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.devfile, "devfile", ".", "devfile path, or the project directory that holds it")
 	pf.StringArrayVar(&g.vars, "var", nil, "set a devfile variable: KEY=VALUE, or KEY to read the environment (repeatable; wins over --var-file and the devfile)")
@@ -82,6 +87,7 @@ devfile or usage, 3 build failed, 4 deploy failed, 130 cancelled.`,
 		newRenderCommand(g),
 		newBuildCommand(g),
 		newDeployCommand(g),
+		newDiffCommand(g),
 		newUndeployCommand(g),
 		newVersionCommand(g),
 	)
@@ -95,8 +101,13 @@ func Main(ctx context.Context, args []string, s Streams, getenv func(string) (st
 	root := NewRootCommand(s, getenv)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
-	if err == nil {
-		return nil
+	if err == nil || errors.Is(err, ErrDifferences) {
+		return err
+	}
+	// cobra's own argument errors ("unknown command", "accepts 0 arg(s)") are usage errors.
+	var usage *UsageError
+	if msg := err.Error(); !errors.As(err, &usage) && (strings.HasPrefix(msg, "unknown command") || strings.Contains(msg, " arg(s), received ")) {
+		err = &UsageError{Err: err}
 	}
 	if cmd != nil && cmd.Flags().Lookup("output") != nil {
 		if o, _ := cmd.Flags().GetString("output"); o == "json" || o == "yaml" {

@@ -71,6 +71,10 @@ type ObjectResult struct {
 	Name            string `json:"name"`
 	Action          Action `json:"action"`
 	ResourceVersion string `json:"resourceVersion,omitempty"`
+	// Status and StatusMessage are the object's rollout status (kstatus, see Status) when the
+	// deploy waited for it (deploy --wait); empty otherwise.
+	Status        Status `json:"status,omitempty"`
+	StatusMessage string `json:"statusMessage,omitempty"`
 }
 
 // Result lists the applied objects in apply order.

@@ -53,6 +53,12 @@ type Undeployer interface {
 	Undeploy(ctx context.Context, set deploy.ApplySet, dryRun deploy.DryRun) ([]deploy.ObjectResult, error)
 }
 
+// Waiter is the optional ability of a Deployer that `deploy --wait` needs (*deploy.Applier has
+// it): wait until the applied objects have rolled out (kstatus Current).
+type Waiter interface {
+	Wait(ctx context.Context, req deploy.WaitRequest) ([]deploy.ObjectStatus, error)
+}
+
 // ChooseBuilder picks the builder for one build request, given the Dockerfile's content, and
 // says why (e.g. "native: the Dockerfile has no RUN"). pkg/cli provides it: backends are chosen
 // there only.
@@ -88,6 +94,10 @@ type Options struct {
 	// `devtool build --push -o json` report), by image component name: their build steps use
 	// them instead of building (design.md §1, the CI flow). Each must have a Digest.
 	Prebuilt map[string]build.Result
+	// Wait, when positive, makes Deploy wait up to that long, after every step and the prune
+	// succeeded, until every applied object has rolled out (deploy --wait, design.md §5). Dry
+	// runs do not wait.
+	Wait time.Duration
 }
 
 // Runner runs plans. Choose is required for plans with build steps, Deployer for plans with
@@ -174,6 +184,10 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 // Deployer.FinishApplySet prunes (opts.Prune) the objects of earlier deploys this one no longer
 // applies; they are added to the Report with Action "pruned". A failed prune is an
 // *InventoryError (Op "prune").
+//
+// With opts.Wait set (and no dry run), Deploy then waits for the applied objects to roll out
+// (the Deployer must be a Waiter): their kstatus status is recorded in the Report's objects, and
+// an object that fails or is not Current in time gives a *deploy.WaitError.
 func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opts Options) (*Report, error) {
 	rep := &Report{APIVersion: APIVersion, Kind: "DeployReport", Command: p.Command, Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
 	st, err := r.prepare(ctx, d, p, opts)
@@ -229,7 +243,54 @@ func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, o
 		}
 		return rep, &InventoryError{Op: "prune", Err: err}
 	}
+	if opts.Wait > 0 {
+		return rep, r.wait(ctx, opts, rep)
+	}
 	return rep, nil
+}
+
+// wait waits for the applied objects of rep to roll out (Options.Wait), emitting progress, and
+// records each object's status in rep. Errors: a *deploy.WaitError naming the objects that did
+// not roll out and why, or ctx's error.
+func (r *Runner) wait(ctx context.Context, opts Options, rep *Report) error {
+	if opts.DryRun != deploy.DryRunNone && opts.DryRun != "" {
+		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("not waiting: --dry-run=%s applied nothing", opts.DryRun)})
+		return nil
+	}
+	w, ok := r.Deployer.(Waiter)
+	if !ok {
+		return errors.New("internal: the deployer cannot wait")
+	}
+	n := 0
+	for _, o := range rep.Objects {
+		if o.Action == deploy.Created || o.Action == deploy.Configured || o.Action == deploy.Unchanged {
+			n++
+		}
+	}
+	r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("waiting up to %s for %d objects to roll out", opts.Wait, n)})
+	start := time.Now()
+	statuses, err := w.Wait(ctx, deploy.WaitRequest{Objects: rep.Objects, Timeout: opts.Wait, Progress: func(pending []deploy.ObjectStatus) {
+		for _, s := range pending {
+			r.emit(event.Event{Type: event.Info, Message: "waiting for " + s.String(), Fields: map[string]string{"object": s.Object(), "status": string(s.Status)}})
+		}
+	}})
+	byObject := make(map[string]deploy.ObjectStatus, len(statuses))
+	for _, s := range statuses {
+		byObject[s.APIVersion+" "+s.Object()] = s
+	}
+	for i, o := range rep.Objects {
+		if s, ok := byObject[o.APIVersion+" "+objectName(o)]; ok {
+			rep.Objects[i].Status, rep.Objects[i].StatusMessage = s.Status, s.Message
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: waiting for the objects to roll out", ctx.Err())
+		}
+		return err
+	}
+	r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("all %d objects rolled out in %.1fs", n, time.Since(start).Seconds())})
+	return nil
 }
 
 // Undeploy deletes what devtool deployed for d in opts.Namespace ("default" when empty):

@@ -27,9 +27,9 @@ var corpusDeployWant = map[string]struct {
 }{
 	// OpenShift Routes and ServiceBindings are not served by a plain kube-apiserver: the
 	// preflight names the kind before anything is built or changed.
-	"dotnet_final_devfile_openshift.mdx":                        {"InvalidManifest", []string{"unknown kind Route"}},
-	"nodejs_final_devfile_openshift.mdx":                        {"InvalidManifest", []string{"unknown kind Route"}},
-	"devfile-deploy-with-SB.yaml":                               {"InvalidManifest", []string{"unknown kind ServiceBinding"}},
+	"dotnet_final_devfile_openshift.mdx": {"InvalidManifest", []string{"unknown kind Route"}},
+	"nodejs_final_devfile_openshift.mdx": {"InvalidManifest", []string{"unknown kind Route"}},
+	"devfile-deploy-with-SB.yaml":        {"InvalidManifest", []string{"unknown kind ServiceBinding"}},
 	// imageName is literally quay.io/unknown-account/myimage: pushing needs quay.io, which is
 	// unreachable here; the cache lookup names the registry.
 	"devfile-outerloop.yaml": {"BuildFailed", []string{"registry quay.io", "check that the registry is reachable"}},

@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/run"
+)
+
+func newDiffCommand(g *globals) *cobra.Command {
+	var command, imagesFile string
+	var force, prune bool
+	kube := genericclioptions.NewConfigFlags(true)
+	c := &cobra.Command{
+		Use:   "diff",
+		Short: "Show what deploy would change in the cluster (like kubectl diff --server-side)",
+		Long: `Compare what deploy would apply with the live objects in the cluster, like
+kubectl diff --server-side, without building anything or changing the cluster: every object
+is read and sent as a server-side dry-run apply (field manager devtool), and the live object
+(LIVE) is compared with the result (MERGED). stdout holds a unified diff per object that
+differs; -o json prints a DiffReport instead.
+
+Images are not built: those that builds would produce appear as their repository, as in
+render. Pass --images with the report of ` + "`devtool build --push -o json`" + ` to compare with
+exactly the images deploy --images would pin.
+
+Objects in a namespace the deploy creates, and custom resources of a CRD it creates, cannot
+be dry-run and are shown as rendered. With --prune, the objects deploy --prune would delete
+(members of this devfile's inventory that it no longer has) are shown as deleted.
+
+Exit codes (kubectl diff's): 0 no differences, 1 differences found; otherwise 2 invalid
+devfile or usage, 4 the cluster check failed (unreachable cluster, invalid object, field
+manager conflict), 130 cancelled.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			d, p, layers, err := g.loadPlan(cmd.Context(), command)
+			if err != nil {
+				return err
+			}
+			ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+			if err != nil {
+				return fmt.Errorf("reading kubeconfig: %w", err)
+			}
+			prebuilt, err := readImages(imagesFile)
+			if err != nil {
+				return err
+			}
+			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
+			if err != nil {
+				return err
+			}
+			r := &run.Runner{Deployer: applier, Sink: g.sink()}
+			rep, err := r.Diff(cmd.Context(), d, p, run.Options{
+				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
+				ForceConflicts: force, Prune: prune, Prebuilt: prebuilt, Version: Version,
+			})
+			g.warn(rep.Warnings)
+			if err != nil {
+				return err
+			}
+			if g.output != "text" {
+				if err := g.print(rep); err != nil {
+					return err
+				}
+			} else {
+				for _, o := range rep.Objects {
+					fmt.Fprint(g.streams.Out, o.Diff)
+				}
+			}
+			if rep.Differences {
+				return ErrDifferences
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&command, "command", "", "command id to diff instead of the default deploy command")
+	c.Flags().StringVar(&imagesFile, "images", "", "compare with the images of a `devtool build --push -o json` report (what deploy --images would pin)")
+	c.Flags().BoolVar(&force, "force-conflicts", false, "diff as deploy --force-conflicts would apply: take over fields other field managers own")
+	c.Flags().BoolVar(&prune, "prune", false, "also show the objects deploy --prune would delete (ApplySet inventory)")
+	kube.AddFlags(c.Flags())
+	return c
+}

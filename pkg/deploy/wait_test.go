@@ -1,0 +1,386 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+)
+
+// The API server of these tests runs no controllers and has no nodes: Deployments never get
+// ReplicaSets or Pods, and a status is whatever the test writes through the status
+// subresource.
+
+var (
+	gvrPodsT = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrJobs  = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
+	gvrEvs   = schema.GroupVersionResource{Version: "v1", Resource: "events"}
+)
+
+func applyForWait(t *testing.T, a *Applier, text string) []ObjectResult {
+	t.Helper()
+	objs := decode(t, text)
+	SetLabels(objs, map[string]string{"app.kubernetes.io/managed-by": "devtool"})
+	res, err := a.Apply(context.Background(), Request{Objects: objs, Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Objects
+}
+
+// createWithStatus creates obj, then writes status through the status subresource (what a
+// controller or the kubelet would do), and returns it as an ObjectResult to wait for.
+func createWithStatus(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource, text string, status map[string]any) ObjectResult {
+	t.Helper()
+	ctx := context.Background()
+	obj := decode(t, text)[0]
+	ri := dyn.Resource(gvr).Namespace(obj.GetNamespace())
+	got, err := ri.Create(ctx, obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != nil {
+		got.Object["status"] = status
+		if got, err = ri.UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("writing the status of %s %s: %v", got.GetKind(), obj.GetName(), err)
+		}
+	}
+	return ObjectResult{APIVersion: got.GetAPIVersion(), Kind: got.GetKind(), Namespace: got.GetNamespace(), Name: got.GetName(), Action: Created}
+}
+
+// warningEvent records a Warning event about obj, as the kubelet or a controller would.
+func warningEvent(t *testing.T, dyn dynamic.Interface, obj *unstructured.Unstructured, name, reason, message string) {
+	t.Helper()
+	now := time.Now().UTC().Format(time.RFC3339)
+	ev := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Event",
+		"metadata": map[string]any{"name": name, "namespace": obj.GetNamespace()},
+		"involvedObject": map[string]any{
+			"apiVersion": obj.GetAPIVersion(), "kind": obj.GetKind(), "namespace": obj.GetNamespace(),
+			"name": obj.GetName(), "uid": string(obj.GetUID()),
+		},
+		"type": "Warning", "reason": reason, "message": message, "count": int64(4),
+		"firstTimestamp": now, "lastTimestamp": now,
+		"source": map[string]any{"component": "kubelet"},
+	}}
+	if _, err := dyn.Resource(gvrEvs).Namespace(obj.GetNamespace()).Create(context.Background(), ev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitErr(t *testing.T, err error) *WaitError {
+	t.Helper()
+	var we *WaitError
+	if !errors.As(err, &we) {
+		t.Fatalf("Wait: %v (%T), want a *WaitError", err, err)
+	}
+	t.Logf("WaitError:\n%v", we)
+	return we
+}
+
+func statusOf(t *testing.T, we *WaitError, kind, name string) ObjectStatus {
+	t.Helper()
+	for _, o := range we.Objects {
+		if o.Kind == kind && o.Name == name {
+			return o
+		}
+	}
+	t.Fatalf("WaitError does not name %s %s:\n%v", kind, name, we)
+	return ObjectStatus{}
+}
+
+func wantDetail(t *testing.T, st ObjectStatus, parts ...string) {
+	t.Helper()
+	all := strings.Join(st.Details, "\n")
+	for _, p := range parts {
+		if !strings.Contains(all, p) {
+			t.Errorf("details of %s do not mention %q:\n%s", st.Object(), p, all)
+		}
+	}
+}
+
+// TestWaitCurrent: objects without controllers to wait for (Namespace, ConfigMap, Service, a
+// CRD and a custom resource of it) are Current as soon as they exist and the CRD is
+// established; Wait returns nil and their statuses.
+func TestWaitCurrent(t *testing.T) {
+	a, _ := newApplier(t)
+	applied := applyForWait(t, a, `apiVersion: v1
+kind: Namespace
+metadata: {name: wait-ok}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: wait-ok}
+data: {k: v}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: wait-ok}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: sprockets.example.devtool.dev}
+spec:
+  group: example.devtool.dev
+  scope: Namespaced
+  names: {plural: sprockets, singular: sprocket, kind: Sprocket}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: example.devtool.dev/v1
+kind: Sprocket
+metadata: {name: s1, namespace: wait-ok}
+spec: {teeth: 12}
+`)
+	// A pruned object is not waited for.
+	applied = append(applied, ObjectResult{APIVersion: "v1", Kind: "ConfigMap", Namespace: "wait-ok", Name: "gone", Action: Pruned})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := a.Wait(ctx, WaitRequest{Objects: applied, Timeout: time.Minute})
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	var rows []string
+	for _, s := range got {
+		rows = append(rows, s.Object()+" "+string(s.Status))
+	}
+	want := []string{
+		"Namespace wait-ok Current",
+		"CustomResourceDefinition sprockets.example.devtool.dev Current",
+		"ConfigMap wait-ok/cfg Current",
+		"Service wait-ok/web Current",
+		"Sprocket wait-ok/s1 Current",
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+}
+
+// TestWaitDeploymentWithoutPods: no controller manager runs, so the Deployment never gets a
+// ReplicaSet: the wait times out with a WaitError naming it, InProgress, and saying why.
+func TestWaitDeploymentWithoutPods(t *testing.T) {
+	a, _ := newApplier(t)
+	applied := applyForWait(t, a, `apiVersion: v1
+kind: Namespace
+metadata: {name: wait-nopods}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg, namespace: wait-nopods}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: wait-nopods}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: "127.0.0.1:5000/web:1"}]
+`)
+	var mu sync.Mutex
+	var progress [][]ObjectStatus
+	got, err := a.Wait(context.Background(), WaitRequest{Objects: applied, Timeout: 3 * time.Second, Progress: func(p []ObjectStatus) {
+		mu.Lock()
+		defer mu.Unlock()
+		progress = append(progress, p)
+	}})
+	we := waitErr(t, err)
+	if !we.TimedOut || we.Timeout != 3*time.Second || we.Total != 3 {
+		t.Errorf("WaitError TimedOut=%v Timeout=%s Total=%d, want a timeout after 3s of 3 objects", we.TimedOut, we.Timeout, we.Total)
+	}
+	if len(we.Objects) != 1 {
+		t.Errorf("WaitError objects = %v, want only the Deployment", we.Objects)
+	}
+	dep := statusOf(t, we, "Deployment", "web")
+	if dep.Status != StatusInProgress || dep.Message != "Replicas: 0/2" {
+		t.Errorf("Deployment status %s %q, want InProgress \"Replicas: 0/2\"", dep.Status, dep.Message)
+	}
+	wantDetail(t, dep, "no Pods were created", "no ReplicaSet", "controller manager")
+	msg := err.Error()
+	for _, p := range []string{"timed out after 3s", "1 of 3 objects", "Deployment wait-nopods/web: InProgress: Replicas: 0/2", "no Pods were created"} {
+		if !strings.Contains(msg, p) {
+			t.Errorf("error does not contain %q:\n%s", p, msg)
+		}
+	}
+	if len(got) != 3 || got[0].Status != StatusCurrent || got[2].Status != StatusInProgress {
+		t.Errorf("statuses = %v, want Namespace and ConfigMap Current, Deployment InProgress", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(progress) == 0 || len(progress[0]) != 1 || progress[0][0].Object() != "Deployment wait-nopods/web" {
+		t.Errorf("progress = %v, want the Deployment reported as pending", progress)
+	}
+}
+
+// TestWaitFailedJob: a Job whose Failed condition is True (written through the status
+// subresource, as the Job controller would) is Failed: the wait stops before its timeout.
+func TestWaitFailedJob(t *testing.T) {
+	a, dyn := newApplier(t)
+	now := time.Now().UTC().Format(time.RFC3339)
+	job := createWithStatus(t, dyn, gvrJobs, `apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate, namespace: default}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: migrate, image: "127.0.0.1:5000/migrate:1"}]
+`, map[string]any{
+		"startTime": now, "failed": int64(1),
+		"conditions": []any{
+			map[string]any{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": now, "lastProbeTime": now},
+			map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": now, "lastProbeTime": now},
+		},
+	})
+	_, err := a.Wait(context.Background(), WaitRequest{Objects: []ObjectResult{job}, Timeout: 2 * time.Minute})
+	we := waitErr(t, err)
+	if we.TimedOut {
+		t.Errorf("the wait timed out; a Failed Job must end it")
+	}
+	st := statusOf(t, we, "Job", "migrate")
+	if st.Status != StatusFailed || !strings.Contains(st.Message, "BackoffLimitExceeded") {
+		t.Errorf("Job status %s %q, want Failed with the reason", st.Status, st.Message)
+	}
+	wantDetail(t, st, "no Pods were created")
+	if !strings.Contains(err.Error(), "1 of 1 object failed to roll out") {
+		t.Errorf("error: %v", err)
+	}
+}
+
+// TestWaitFailedPod: a Pod in phase Failed is Failed (see computeStatus), with its container's
+// exit code in the details.
+func TestWaitFailedPod(t *testing.T) {
+	a, dyn := newApplier(t)
+	now := time.Now().UTC().Format(time.RFC3339)
+	pod := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
+kind: Pod
+metadata: {name: oneshot, namespace: default}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: "127.0.0.1:5000/oneshot:1"}]
+`, map[string]any{
+		"phase": "Failed",
+		"conditions": []any{
+			map[string]any{"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+		},
+		"containerStatuses": []any{map[string]any{
+			"name": "main", "image": "127.0.0.1:5000/oneshot:1", "imageID": "", "ready": false, "restartCount": int64(0),
+			"state": map[string]any{"terminated": map[string]any{"exitCode": int64(3), "reason": "Error", "startedAt": now, "finishedAt": now}},
+		}},
+	})
+	_, err := a.Wait(context.Background(), WaitRequest{Objects: []ObjectResult{pod}, Timeout: 2 * time.Minute})
+	we := waitErr(t, err)
+	if we.TimedOut {
+		t.Errorf("the wait timed out; a Failed Pod must end it")
+	}
+	st := statusOf(t, we, "Pod", "oneshot")
+	if st.Status != StatusFailed {
+		t.Errorf("Pod status %s %q, want Failed", st.Status, st.Message)
+	}
+	wantDetail(t, st, "Pod default/oneshot: Failed", "container main: terminated with exit code 3: Error")
+}
+
+// TestWaitImagePullBackOff: a Deployment whose Pod cannot pull its image (the Pod, its status
+// and the kubelet's event are written by the test) times out, and the details show the Pod's
+// waiting reason and the event; a bare Pod that nothing scheduled says no node can run it.
+func TestWaitImagePullBackOff(t *testing.T) {
+	a, dyn := newApplier(t)
+	applied := applyForWait(t, a, `apiVersion: v1
+kind: Namespace
+metadata: {name: wait-pull}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: wait-pull}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: api, image: "registry.invalid/api:1"}]
+`)
+	now := time.Now().UTC().Format(time.RFC3339)
+	pod := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
+kind: Pod
+metadata: {name: api-7d9f-x2x1z, namespace: wait-pull, labels: {app: api}}
+spec:
+  containers: [{name: api, image: "registry.invalid/api:1"}]
+`, map[string]any{
+		"phase": "Pending",
+		"conditions": []any{
+			map[string]any{"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+		},
+		"containerStatuses": []any{map[string]any{
+			"name": "api", "image": "registry.invalid/api:1", "imageID": "", "ready": false, "restartCount": int64(0),
+			"state": map[string]any{"waiting": map[string]any{"reason": "ImagePullBackOff", "message": `Back-off pulling image "registry.invalid/api:1"`}},
+		}},
+	})
+	podObj, err := dyn.Resource(gvrPodsT).Namespace("wait-pull").Get(context.Background(), pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	warningEvent(t, dyn, podObj, "api-pull-failed", "Failed", `Failed to pull image "registry.invalid/api:1": dial tcp: lookup registry.invalid: no such host`)
+	bare := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
+kind: Pod
+metadata: {name: lonely, namespace: wait-pull}
+spec:
+  containers: [{name: main, image: "registry.invalid/lonely:1"}]
+`, nil)
+
+	_, err = a.Wait(context.Background(), WaitRequest{Objects: append(applied, bare), Timeout: 3 * time.Second})
+	we := waitErr(t, err)
+	if !we.TimedOut {
+		t.Errorf("want a timeout (nothing is Failed)")
+	}
+	dep := statusOf(t, we, "Deployment", "api")
+	if dep.Status != StatusInProgress {
+		t.Errorf("Deployment status %s, want InProgress", dep.Status)
+	}
+	wantDetail(t, dep, "Pod wait-pull/api-7d9f-x2x1z: Pending; container api: ImagePullBackOff: Back-off pulling image",
+		"event Warning Failed on Pod wait-pull/api-7d9f-x2x1z (4×): Failed to pull image")
+	if strings.Contains(strings.Join(dep.Details, "\n"), "no Pods") {
+		t.Errorf("details say there are no Pods:\n%s", strings.Join(dep.Details, "\n"))
+	}
+	lonely := statusOf(t, we, "Pod", "lonely")
+	if lonely.Status != StatusInProgress {
+		t.Errorf("bare Pod status %s, want InProgress", lonely.Status)
+	}
+	wantDetail(t, lonely, "Pod wait-pull/lonely: Pending; not scheduled", "Pods are Pending: no node can run them")
+}
+
+// TestWaitCancelled: cancelling ctx ends the wait with ctx's error, not a WaitError.
+func TestWaitCancelled(t *testing.T) {
+	a, _ := newApplier(t)
+	applied := applyForWait(t, a, `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: wait-cancel, namespace: default}
+spec:
+  selector: {matchLabels: {app: wait-cancel}}
+  template:
+    metadata: {labels: {app: wait-cancel}}
+    spec:
+      containers: [{name: c, image: "127.0.0.1:5000/c:1"}]
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := a.Wait(ctx, WaitRequest{Objects: applied, Timeout: time.Minute, Progress: func([]ObjectStatus) { cancel() }})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait after cancel: %v, want context.Canceled", err)
+	}
+}
