@@ -507,6 +507,39 @@ func digestBuilder(b Builder) string {
 	return n
 }
 
+// Resolver is an optional ability of a Builder (Cached has it): say which image a Build of req
+// would produce without building — the input-digest tag and, when the registry already has
+// it, its digest. devtool diff uses it to compare exactly what deploy would pin.
+type Resolver interface {
+	// Resolve returns the Result a Build would return when it is found in the registry
+	// (Cached true, Digest set), else found false and a Result with Repository and Tag only.
+	// It always asks the registry, whatever req.Push says. Errors as Build's cache lookup.
+	Resolve(ctx context.Context, req Request) (res Result, found bool, err error)
+}
+
+// Resolve implements Resolver. An explicit req.Tag is looked up as is.
+func (c *cached) Resolve(ctx context.Context, req Request) (Result, bool, error) {
+	if req.Tag == "" {
+		sum, err := inputDigest(ctx, req, digestBuilder(c.inner), hostPlatform)
+		if err != nil {
+			return Result{}, false, fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
+		}
+		req.Tag = sum[:InputTagLen]
+	}
+	res := Result{Name: req.Name, Repository: req.Repository, Tag: req.Tag, Builder: c.inner.Name()}
+	if c.reg == nil {
+		return res, false, nil
+	}
+	digest, found, err := c.reg.Digest(ctx, req.Repository+":"+req.Tag)
+	if err != nil {
+		return Result{}, false, fmt.Errorf("image %q: %w", req.Name, err)
+	}
+	if found {
+		res.Digest, res.Cached = digest, true
+	}
+	return res, found, nil
+}
+
 func (c *cached) Build(ctx context.Context, req Request, log io.Writer) (Result, error) {
 	if log == nil {
 		log = io.Discard

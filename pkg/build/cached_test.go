@@ -705,3 +705,45 @@ func TestHTTPSOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestCachedResolve: Resolve says which image a Build would produce without building: before the
+// first build the input-digest tag is not in the registry; after it, the same tag and digest a
+// cached Build returns. It asks the registry even without Push.
+func TestCachedResolve(t *testing.T) {
+	ctx := context.Background()
+	host := testenv.StartRegistry(t)
+	inner := &pushingBuilder{}
+	b := build.Cached(inner, build.RemoteRegistry())
+	rv, ok := b.(build.Resolver)
+	if !ok {
+		t.Fatal("Cached does not implement build.Resolver")
+	}
+	req := newContext(t)
+	req.Repository = host + "/app"
+	wantTag := digestOf(t, req, "pushing")[:build.InputTagLen]
+
+	before, found, err := rv.Resolve(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found || before.Tag != wantTag || before.Digest != "" {
+		t.Errorf("before any build: found %v, %+v; want not found with tag %s", found, before, wantTag)
+	}
+	req.Push = true
+	built, err := b.Build(ctx, req, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Push = false
+	after, found, err := rv.Resolve(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := build.Result{Name: "backend", Repository: host + "/app", Tag: wantTag, Digest: built.Digest, Builder: "pushing", Cached: true}
+	if diff := cmp.Diff(want, after); !found || diff != "" {
+		t.Errorf("after the build: found %v (-want +got):\n%s", found, diff)
+	}
+	if inner.count() != 1 {
+		t.Errorf("Resolve built something: %d inner builds, want 1", inner.count())
+	}
+}

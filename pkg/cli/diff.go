@@ -11,7 +11,7 @@ import (
 )
 
 func newDiffCommand(g *globals) *cobra.Command {
-	var command, imagesFile string
+	var command, imagesFile, builderFlag string
 	var force, prune bool
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
@@ -23,9 +23,12 @@ is read and sent as a server-side dry-run apply (field manager devtool), and the
 (LIVE) is compared with the result (MERGED). stdout holds a unified diff per object that
 differs; -o json prints a DiffReport instead.
 
-Images are not built: those that builds would produce appear as their repository, as in
-render. Pass --images with the report of ` + "`devtool build --push -o json`" + ` to compare with
-exactly the images deploy --images would pin.
+Images are not built: for each image component, diff computes the input-digest tag deploy
+would use (with the builder --builder picks, as deploy) and asks the registry for it; when the
+registry has it (nothing changed since the last deploy), manifests are compared with exactly
+the reference deploy would pin, else with repo:<new tag> (deploy would build it). Pass --images
+with the report of ` + "`devtool build --push -o json`" + ` to compare with exactly the images
+deploy --images would pin.
 
 Objects in a namespace the deploy creates, and custom resources of a CRD it creates, cannot
 be dry-run and are shown as rendered. With --prune, the objects deploy --prune would delete
@@ -51,11 +54,15 @@ manager conflict), 130 cancelled.`,
 			if err != nil {
 				return err
 			}
+			choose, err := chooser(builderFlag, g)
+			if err != nil {
+				return err
+			}
 			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
 			if err != nil {
 				return err
 			}
-			r := &run.Runner{Deployer: applier, Sink: g.sink()}
+			r := &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}
 			rep, err := r.Diff(cmd.Context(), d, p, run.Options{
 				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
 				ForceConflicts: force, Prune: prune, Prebuilt: prebuilt, Version: Version,
@@ -81,6 +88,7 @@ manager conflict), 130 cancelled.`,
 	}
 	c.Flags().StringVar(&command, "command", "", "command id to diff instead of the default deploy command")
 	c.Flags().StringVar(&imagesFile, "images", "", "compare with the images of a `devtool build --push -o json` report (what deploy --images would pin)")
+	c.Flags().StringVar(&builderFlag, "builder", "auto", "image builder deploy would use (it is part of the input-digest tag): auto, native, buildah, podman or docker")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "diff as deploy --force-conflicts would apply: take over fields other field managers own")
 	c.Flags().BoolVar(&prune, "prune", false, "also show the objects deploy --prune would delete (ApplySet inventory)")
 	kube.AddFlags(c.Flags())

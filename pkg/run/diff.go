@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/devtool/devtool/pkg/build"
@@ -75,7 +76,13 @@ func (r *Runner) Diff(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opt
 		case bs.prebuilt != nil:
 			images[s.ID] = *bs.prebuilt
 		default:
-			rep.Notes = append(rep.Notes, fmt.Sprintf("image component %q is not built by diff: manifests show it as %s, where deploy pins the built image (pass --images with a build report for exact refs)", s.Component, unpinnedRef(bs.req)))
+			res, note := r.resolveImage(ctx, st, bs)
+			if res != nil {
+				images[s.ID] = *res
+			}
+			if note != "" {
+				rep.Notes = append(rep.Notes, note)
+			}
 		}
 	}
 	objs, sources, err := st.renderAll(ctx, images)
@@ -117,6 +124,51 @@ func (r *Runner) Diff(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opt
 	}
 	r.emit(event.Event{Type: event.Info, Message: diffSummary(counts)})
 	return rep, nil
+}
+
+// resolveImage says which image deploy would pin for a build step without building it: with a
+// Runner.Choose whose builder is a build.Resolver (the CLI's input-digest cache), the
+// input-digest tag and, when the registry has it, its digest — exactly what a deploy with
+// nothing changed would reuse. Otherwise, or when the build inputs cannot be read, the image
+// stays unpinned (its repository, as in Render) and the note says why.
+func (r *Runner) resolveImage(ctx context.Context, st *state, bs *buildStep) (*build.Result, string) {
+	unpinned := func(why string) (*build.Result, string) {
+		return nil, fmt.Sprintf("image component %q is not built by diff: manifests show it as %s, where deploy pins the built image (%s; pass --images with a build report for exact refs)", bs.step.Component, unpinnedRef(bs.req), why)
+	}
+	if r.Choose == nil {
+		return unpinned("no builder to compute its input digest")
+	}
+	comp, _ := st.d.Component(bs.step.Component)
+	res := st.base.With(st.attributes(st.base, bs.step))
+	where := func(f string) string { return fmt.Sprintf("components[name=%s].image.%s", comp.Name, f) }
+	uri := res.Substitute(comp.Image.Dockerfile.URI, where("dockerfile.uri"), nil)
+	bc := res.Substitute(comp.Image.Dockerfile.BuildContext, where("dockerfile.buildContext"), nil)
+	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
+	if err != nil {
+		return unpinned(err.Error())
+	}
+	content, err := os.ReadFile(df)
+	if err != nil {
+		return unpinned(err.Error())
+	}
+	req := bs.req
+	req.ContextDir, req.Dockerfile, req.Push = ctxDir, df, true
+	b, _, err := r.Choose(req, content)
+	if err != nil {
+		return unpinned(err.Error())
+	}
+	rv, ok := b.(build.Resolver)
+	if !ok {
+		return unpinned("its builder cannot compute an input digest")
+	}
+	got, found, err := rv.Resolve(ctx, req)
+	if err != nil {
+		return unpinned(err.Error())
+	}
+	if !found {
+		return &got, fmt.Sprintf("image component %q would be built: the registry has no %s yet (its build inputs changed since the last deploy)", bs.step.Component, got.Ref())
+	}
+	return &got, ""
 }
 
 // diffSummary is "no differences", or e.g. "differences: 1 created, 2 changed (3 unchanged)".

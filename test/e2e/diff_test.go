@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,12 @@ func TestDiff(t *testing.T) {
 	}
 	if stdout != "" || !strings.Contains(stderr, "no differences (4 unchanged)") {
 		t.Errorf("diff right after deploy: stdout %q; stderr lacks \"no differences\"", stdout)
+	}
+	// Without --images too: diff computes the input-digest tag and finds it in the registry,
+	// so the Deployment compares with exactly the image deploy pinned.
+	stdout, stderr, err = devtoolStreams(t, append([]string{"diff"}, common...)...)
+	if code, exit := cli.Classify(err); err != nil || exit != 0 || stdout != "" {
+		t.Fatalf("diff without --images right after deploy: %s/%d %v\nstdout:\n%s\nstderr:\n%s", code, exit, err, stdout, stderr)
 	}
 
 	// A changed ConfigMap: exit 1 with the changed line, and no Error document.
@@ -126,13 +133,18 @@ func TestDiff(t *testing.T) {
 		t.Errorf("report objects (-want +got):\n%s", diff)
 	}
 
-	// Without --images the image is not built: the Deployment shows the repository.
+	// A changed build input: without --images, diff shows the new input-digest tag deploy would
+	// build and push (the registry does not have it yet).
+	if err := os.WriteFile(filepath.Join(dir, "www", "index.html"), []byte("<h1>changed</h1>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	stdout, stderr, err = devtoolStreams(t, append([]string{"diff"}, common...)...)
 	if _, exit := cli.Classify(err); exit != 1 {
-		t.Fatalf("diff without --images: %v", err)
+		t.Fatalf("diff without --images after a source change: %v", err)
 	}
-	if !strings.Contains(stdout, "+        image: "+e.registry+"/demo/hello-hello\n") || !strings.Contains(stderr, `image component "hello-image" is not built by diff`) {
-		t.Errorf("diff without --images does not show the unbuilt image, or says nothing about it")
+	newImage := regexp.MustCompile(`\n\+        image: ` + regexp.QuoteMeta(e.registry+"/demo/hello-hello:") + `[0-9a-f]{16}\n`)
+	if !newImage.MatchString(stdout) || !strings.Contains(stderr, `image component "hello-image" would be built`) {
+		t.Errorf("diff without --images after a source change does not show the new tag, or says nothing about it:\n%s\n%s", stdout, stderr)
 	}
 
 	// A Service removed from the devfile: deleted with --prune only.
