@@ -280,30 +280,13 @@ func newDeployCommand(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("wait") && wait <= 0 {
 				return &UsageError{Err: fmt.Errorf("--wait=%s: must be a positive duration such as --wait=10m (a bare --wait waits %s)", wait, deploy.DefaultWaitTimeout)}
 			}
-			choose, err := chooser(bf.builder, g)
+			in, err := g.clusterInputs(cmd.Context(), kube, command, imagesFile, bf.builder)
 			if err != nil {
 				return err
 			}
-			d, p, layers, err := g.loadPlan(cmd.Context(), command)
-			if err != nil {
-				return err
-			}
-			ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
-			if err != nil {
-				return fmt.Errorf("reading kubeconfig: %w", err)
-			}
-			prebuilt, err := readImages(imagesFile)
-			if err != nil {
-				return err
-			}
-			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
-			if err != nil {
-				return err
-			}
-			r := &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}
-			rep, err := r.Deploy(cmd.Context(), d, p, run.Options{
-				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
-				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: prebuilt,
+			rep, err := in.runner.Deploy(cmd.Context(), in.d, in.p, run.Options{
+				Vars: in.layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: in.ns,
+				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: in.prebuilt,
 				Prune: prune, Version: Version, Wait: wait,
 			})
 			return g.finish(rep, err)
@@ -537,4 +520,41 @@ func readImages(path string) (map[string]build.Result, error) {
 		out[im.Name] = im
 	}
 	return out, nil
+}
+
+// clusterInputs is what deploy and diff start from: the devfile and plan, the variable layers,
+// the namespace (-n or the kubeconfig's), the --images entries, and a Runner whose builders
+// come from --builder and whose Deployer is an Applier on the kubectl connection flags.
+type clusterInputs struct {
+	d        *devfile.Devfile
+	p        *plan.Plan
+	layers   []vars.Layer
+	ns       string
+	prebuilt map[string]build.Result
+	runner   *run.Runner
+}
+
+func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.ConfigFlags, command, imagesFile, builder string) (*clusterInputs, error) {
+	choose, err := chooser(builder, g)
+	if err != nil {
+		return nil, err
+	}
+	d, p, layers, err := g.loadPlan(ctx, command)
+	if err != nil {
+		return nil, err
+	}
+	ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return nil, fmt.Errorf("reading kubeconfig: %w", err)
+	}
+	prebuilt, err := readImages(imagesFile)
+	if err != nil {
+		return nil, err
+	}
+	applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
+	if err != nil {
+		return nil, err
+	}
+	return &clusterInputs{d: d, p: p, layers: layers, ns: ns, prebuilt: prebuilt,
+		runner: &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}}, nil
 }

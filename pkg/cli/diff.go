@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 
-	"github.com/devtool/devtool/pkg/deploy"
 	"github.com/devtool/devtool/pkg/run"
 )
 
@@ -42,30 +41,13 @@ manager conflict), 130 cancelled.`,
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			d, p, layers, err := g.loadPlan(cmd.Context(), command)
+			in, err := g.clusterInputs(cmd.Context(), kube, command, imagesFile, builderFlag)
 			if err != nil {
 				return err
 			}
-			ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
-			if err != nil {
-				return fmt.Errorf("reading kubeconfig: %w", err)
-			}
-			prebuilt, err := readImages(imagesFile)
-			if err != nil {
-				return err
-			}
-			choose, err := chooser(builderFlag, g)
-			if err != nil {
-				return err
-			}
-			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
-			if err != nil {
-				return err
-			}
-			r := &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}
-			rep, err := r.Diff(cmd.Context(), d, p, run.Options{
-				Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: ns,
-				ForceConflicts: force, Prune: prune, Prebuilt: prebuilt, Version: Version,
+			rep, err := in.runner.Diff(cmd.Context(), in.d, in.p, run.Options{
+				Vars: in.layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: in.ns,
+				ForceConflicts: force, Prune: prune, Prebuilt: in.prebuilt, Version: Version,
 			})
 			g.warn(rep.Warnings)
 			if err != nil {
