@@ -351,15 +351,9 @@ var _ = fmt.Sprint
 // --builder auto picks a container engine (buildah here, from Debian's package), builds it,
 // pushes it to the loopback registry and deploys the Deployment pinned to the pushed digest.
 func TestDeployRunDockerfileWithBuildah(t *testing.T) {
-	if !engineOnPath("buildah") {
-		if testenv.Required() {
-			t.Fatal("buildah is not installed (apt-get install buildah; make deps does it)")
-		}
-		t.Skip("buildah is not installed")
-	}
+	needBuildah(t)
 	e := setup(t)
-	dir := t.TempDir()
-	files := map[string]string{
+	dir := writeProject(t, map[string]string{
 		"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN mkdir -p /srv && echo built-with-run > /srv/greeting\nCOPY app.txt /srv/app.txt\nCMD [\"cat\", \"/srv/greeting\"]\n",
 		"app.txt":    "hello from the build context\n",
 		"devfile.yaml": `schemaVersion: 2.2.0
@@ -383,20 +377,8 @@ components:
             metadata: {labels: {app: runner}}
             spec:
               containers: [{name: main, image: runner}]
-commands:
-  - id: build
-    apply: {component: img}
-  - id: apply
-    apply: {component: k8s}
-  - id: deploy
-    composite: {commands: [build, apply], group: {kind: deploy, isDefault: true}}
-`,
-	}
-	for n, c := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+` + buildThenApply,
+	})
 	rep, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-n", "default",
 		"--image-registry", e.registry+"/e2e", "--var", "BASE="+e.base, "-o", "json")
 	if err != nil {
@@ -448,23 +430,51 @@ commands:
 	}
 }
 
-func engineOnPath(name string) bool {
-	_, err := exec.LookPath(name)
-	return err == nil
-}
-
-// TestCancelDuringBuild: cancelling (what SIGINT/SIGTERM do in cmd/devtool) while an engine
-// build runs stops it promptly with exit code 130, and nothing is applied.
-func TestCancelDuringBuild(t *testing.T) {
-	if !engineOnPath("buildah") {
+// needBuildah skips the test when buildah is not installed, or fails it under
+// $DEVTOOL_REQUIRE_TESTENV=1 (make test installs it).
+func needBuildah(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("buildah"); err != nil {
 		if testenv.Required() {
 			t.Fatal("buildah is not installed (apt-get install buildah; make deps does it)")
 		}
 		t.Skip("buildah is not installed")
 	}
-	e := setup(t)
+}
+
+// buildThenApply is the commands block of the test devfiles: build image component img, then
+// apply kubernetes component k8s, as the default deploy command.
+const buildThenApply = `commands:
+  - id: build
+    apply: {component: img}
+  - id: apply
+    apply: {component: k8s}
+  - id: deploy
+    composite: {commands: [build, apply], group: {kind: deploy, isDefault: true}}
+`
+
+// writeProject writes files (relative path → content) into a new project directory.
+func writeProject(t *testing.T, files map[string]string) string {
+	t.Helper()
 	dir := t.TempDir()
-	files := map[string]string{
+	for n, c := range files {
+		p := filepath.Join(dir, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestCancelDuringBuild: cancelling (what SIGINT/SIGTERM do in cmd/devtool) while an engine
+// build runs stops it promptly with exit code 130, and nothing is applied.
+func TestCancelDuringBuild(t *testing.T) {
+	needBuildah(t)
+	e := setup(t)
+	dir := writeProject(t, map[string]string{
 		"Dockerfile": "ARG BASE\nFROM ${BASE}\nRUN sleep 120\n",
 		"devfile.yaml": `schemaVersion: 2.2.0
 metadata: {name: slow}
@@ -477,20 +487,8 @@ components:
         apiVersion: v1
         kind: ConfigMap
         metadata: {name: after-slow-build, namespace: default}
-commands:
-  - id: build
-    apply: {component: img}
-  - id: apply
-    apply: {component: k8s}
-  - id: deploy
-    composite: {commands: [build, apply], group: {kind: deploy, isDefault: true}}
-`,
-	}
-	for n, c := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+` + buildThenApply,
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errb bytes.Buffer
