@@ -166,7 +166,7 @@ func newRenderCommand(g *globals) *cobra.Command {
 	var command string
 	c := &cobra.Command{
 		Use:   "render",
-		Short: "Print the fully resolved manifests without touching the cluster",
+		Short: "Print the fully resolved manifests (and the Jobs of exec commands) without touching the cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.validateCommon(); err != nil {
@@ -261,7 +261,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	var bf buildFlags
 	var command, dryRun, imagesFile string
 	var force, prune bool
-	var wait time.Duration
+	var wait, execTimeout time.Duration
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
 		Use:   "deploy",
@@ -280,6 +280,9 @@ func newDeployCommand(g *globals) *cobra.Command {
 			if cmd.Flags().Changed("wait") && wait <= 0 {
 				return &UsageError{Err: fmt.Errorf("--wait=%s: must be a positive duration such as --wait=10m (a bare --wait waits %s)", wait, deploy.DefaultWaitTimeout)}
 			}
+			if execTimeout <= 0 {
+				return &UsageError{Err: fmt.Errorf("--exec-timeout=%s: must be a positive duration such as 30m", execTimeout)}
+			}
 			in, err := g.clusterInputs(cmd.Context(), kube, command, imagesFile, bf.builder)
 			if err != nil {
 				return err
@@ -287,7 +290,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 			rep, err := in.runner.Deploy(cmd.Context(), in.d, in.p, run.Options{
 				Vars: in.layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: in.ns,
 				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: in.prebuilt,
-				Prune: prune, Version: Version, Wait: wait,
+				Prune: prune, Version: Version, Wait: wait, ExecTimeout: execTimeout,
 			})
 			return g.finish(rep, err)
 		},
@@ -300,6 +303,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&prune, "prune", false, "after a successful deploy, delete the objects earlier deploys of this devfile created that this one no longer applies (ApplySet inventory)")
 	c.Flags().DurationVar(&wait, "wait", 0, "after applying, wait until every object has rolled out (kstatus Current), at most this long; a bare --wait waits "+deploy.DefaultWaitTimeout.String()+" (give a duration as --wait=10m); on failure, show why (Pods, events)")
 	c.Flags().Lookup("wait").NoOptDefVal = deploy.DefaultWaitTimeout.String()
+	c.Flags().DurationVar(&execTimeout, "exec-timeout", deploy.DefaultJobTimeout, "how long each exec command of the deploy (run as a Kubernetes Job, as odo does) may take to complete")
 	kube.AddFlags(c.Flags())
 	return c
 }
@@ -367,7 +371,7 @@ func newVersionCommand(g *globals) *cobra.Command {
 }
 
 // printReport writes a build/deploy report: JSON/YAML document, or in text mode one line per
-// image ref and per object.
+// image ref, per object and per exec command's Job.
 func (g *globals) printReport(rep *run.Report) error {
 	if rep == nil {
 		return nil
@@ -384,6 +388,9 @@ func (g *globals) printReport(rep *run.Report) error {
 			name = o.Namespace + " " + name
 		}
 		fmt.Fprintf(g.streams.Out, "%s %s\n", name, o.Action)
+	}
+	for _, e := range rep.Execs {
+		fmt.Fprintf(g.streams.Out, "%s job/%s %s (exec command %s)\n", e.Namespace, e.Name, e.Outcome, e.Command)
 	}
 	if rep.Message != "" {
 		fmt.Fprintln(g.streams.Out, rep.Message)
@@ -432,7 +439,8 @@ func (e *reportedError) Unwrap() error { return e.err }
 // ErrorDocument is the `-o json|yaml` document of a failed command: a stable Code (see
 // Classify), the exit code, the message, structured Problems when the error is a devfile or
 // manifest validation error (for a failed deploy --wait: the objects that did not roll out, as
-// deploy.ObjectStatus), and the partial Report of a failed build or deploy.
+// deploy.ObjectStatus; for a failed exec command: its Job, likewise), and the partial Report of
+// a failed build or deploy.
 type ErrorDocument struct {
 	APIVersion string      `json:"apiVersion"`
 	Kind       string      `json:"kind"`
@@ -452,6 +460,7 @@ func errorDocument(err error) ErrorDocument {
 		dve *devfile.ValidationError
 		mve *deploy.ValidationError
 		we  *deploy.WaitError
+		je  *deploy.JobError
 	)
 	if errors.As(err, &re) {
 		doc.Report = re.report
@@ -463,6 +472,8 @@ func errorDocument(err error) ErrorDocument {
 		doc.Problems = mve.Problems
 	case errors.As(err, &we):
 		doc.Problems = we.Objects
+	case errors.As(err, &je):
+		doc.Problems = []deploy.ObjectStatus{je.Job}
 	}
 	return doc
 }

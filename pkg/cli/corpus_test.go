@@ -30,8 +30,13 @@ var edgeWant = map[string]struct {
 }{
 	// A DevWorkspaceTemplateSpec body from devfile/api's variable tests: no schemaVersion.
 	"variables_test-fixtures_all_devfile-good.yaml": {"validate", []string{"schemaVersion is missing"}},
-	// odo runs exec commands of a deploy in a Kubernetes Job; devtool does not yet (docs/decisions.md).
-	"devfile-deploy-exec.yaml": {"render", []string{`command "deploy-exec"`, "exec commands in a deploy are not supported"}},
+}
+
+// renderWant are cases whose render output must contain these lines.
+var renderWant = map[string][]string{
+	// odo runs the exec commands of a deploy in a Kubernetes Job, and so does devtool: render
+	// shows the Job as deploy applies it (docs/decisions.md).
+	"devfile-deploy-exec.yaml": {"kind: Job", "name: nodejs-prj1-api-abhz-deploy-exec", "- echo Hello world", "image: registry.access.redhat.com/ubi8/nodejs-14:latest", "restartPolicy: Never"},
 }
 
 func suffixMatch[T any](m map[string]T, name string) (T, bool) {
@@ -122,6 +127,13 @@ func TestCorpus(t *testing.T) {
 				}
 				if strings.TrimSpace(stdout) == "" && cmd != "render" {
 					t.Errorf("%s printed nothing", cmd)
+				}
+				if want, ok := suffixMatch(renderWant, c.Name); ok && cmd == "render" {
+					for _, w := range want {
+						if !strings.Contains(stdout, w) {
+							t.Errorf("render output does not contain %q:\n%s", w, stdout)
+						}
+					}
 				}
 			}
 			if rejected {

@@ -57,6 +57,7 @@ func Classify(err error) (code string, exit int) {
 		inventory *run.InventoryError
 		cluster   *deploy.ClusterError
 		wait      *deploy.WaitError
+		job       *deploy.JobError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -80,6 +81,9 @@ func Classify(err error) (code string, exit int) {
 		}
 		return "RolloutFailed", ExitDeploy
 	case errors.As(err, &step):
+		if step.Kind == plan.StepExec && errors.As(err, &job) {
+			return "ExecFailed", ExitDeploy
+		}
 		if step.Kind == plan.StepBuild {
 			if errors.As(err, &exec) {
 				return "BuildFailed", ExitBuild

@@ -160,6 +160,9 @@ type item struct {
 	// parent: the ApplySet parent (inventory ConfigMap), checked by Validate, never applied by
 	// Apply.
 	parent bool
+	// job: a Job of Request.Jobs, checked by Validate, run by RunJob, never applied by Apply
+	// nor listed in the ApplySet.
+	job bool
 }
 
 // crdInfo is what Validate needs from a CustomResourceDefinition of the request.
@@ -173,6 +176,7 @@ type crdInfo struct {
 var (
 	gkNamespace = schema.GroupKind{Kind: "Namespace"}
 	gkCRD       = schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}
+	gkJob       = schema.GroupKind{Group: "batch", Kind: "Job"}
 	gvrNS       = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	gvrCRD      = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 )
@@ -190,6 +194,13 @@ var (
 //  4. the object's namespace exists, or a Namespace object of the request creates it;
 //  5. a server-side dry-run apply (dryRun=All, field manager "devtool", req.ForceConflicts)
 //     is accepted: schema, defaulting, admission and field-manager conflicts.
+//
+// The Jobs of req.Jobs (exec commands, see RunJob) get steps 1–5 too, with two differences: a
+// Job of the same name that exists and does not carry the request Job's
+// app.kubernetes.io/managed-by and app.kubernetes.io/name labels is a problem (RunJob would
+// have to delete it), and the dry run creates the Job under a name derived from its own (as
+// below for new namespaces), because a Job left by an earlier run may exist and a Job's pod
+// template is immutable: RunJob deletes that one first.
 //
 // When req.ApplySet is set, every object is checked as it will be applied, with the ApplySet
 // member label (an object that sets that label to another value is a problem), and the
@@ -339,6 +350,20 @@ func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (
 					obj.SetNamespace(fallback)
 					obj.SetName(standInName(obj.GetName()))
 					elsewhere = true
+				} else if it.job {
+					if msg, err := a.checkJobOwner(gctx, cl, it); err != nil {
+						if gctx.Err() != nil {
+							return gctx.Err()
+						}
+						dryProblems[i] = &ObjectProblem{Object: it.display, Source: it.source, Message: "reading it: " + err.Error(), Err: err}
+						return nil
+					} else if msg != "" {
+						dryProblems[i] = &ObjectProblem{Object: it.display, Source: it.source, Message: msg}
+						return nil
+					}
+					// An earlier run's Job may exist (immutable template): dry-run a new one.
+					obj = obj.DeepCopy()
+					obj.SetName(standInName(obj.GetName()))
 				}
 				// The parent is devtool's own object: Begin takes its fields over (as kubectl
 				// does after a conflict), so its dry run does too.
@@ -351,7 +376,7 @@ func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (
 						return nil
 					}
 					p := a.problemFor(it, err)
-					if elsewhere {
+					if elsewhere || it.job {
 						// The server's message names the stand-in; show the name the user wrote.
 						p.Message = strings.ReplaceAll(p.Message, obj.GetName(), it.obj.GetName())
 					}
@@ -387,7 +412,6 @@ func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (
 // nil if none; createdNS are the Namespace objects of the request. Only discovery requests are
 // made.
 func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items []*item, problems []*ObjectProblem, createdNS map[string]bool, err error) {
-	problems = make([]*ObjectProblem, len(req.Objects))
 	problem := func(it *item, msg string, err error) {
 		problems[it.index] = &ObjectProblem{Object: it.display, Source: it.source, Message: msg, Err: err}
 	}
@@ -413,16 +437,26 @@ func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items
 		memberID = req.ApplySet.ID()
 	}
 
-	items = make([]*item, len(req.Objects))
-	for i, o := range req.Objects {
-		it := &item{index: i, obj: o.DeepCopy()}
-		if i < len(req.Sources) {
+	n := len(req.Objects)
+	all := append(append(make([]*unstructured.Unstructured, 0, n+len(req.Jobs)), req.Objects...), req.Jobs...)
+	problems = make([]*ObjectProblem, len(all))
+	items = make([]*item, len(all))
+	for i, o := range all {
+		it := &item{index: i, obj: o.DeepCopy(), job: i >= n}
+		switch {
+		case !it.job && i < len(req.Sources):
 			it.source = req.Sources[i]
+		case it.job && i-n < len(req.JobSources):
+			it.source = req.JobSources[i-n]
 		}
 		items[i] = it
 		it.display = display(it.obj)
 		if msg := checkObject(it.obj); msg != "" {
 			problem(it, msg, nil)
+			continue
+		}
+		if it.job && it.obj.GroupVersionKind().GroupKind() != gkJob {
+			problem(it, "is not a batch Job (only Jobs are run to completion)", nil)
 			continue
 		}
 		gvk := it.obj.GroupVersionKind()
@@ -470,7 +504,7 @@ func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items
 			it.obj.SetNamespace("")
 		}
 		it.display = display(it.obj)
-		if memberID != "" {
+		if memberID != "" && !it.job {
 			l := it.obj.GetLabels()
 			if v, ok := l[LabelPartOf]; ok && v != memberID {
 				problem(it, fmt.Sprintf("sets label %s=%s itself: the label is devtool's to set (its inventory); remove it from the manifest", LabelPartOf, v), nil)
@@ -592,6 +626,7 @@ func display(o *unstructured.Unstructured) string {
 // validation), or an error naming the object; on an error after the first change, Result
 // lists the objects applied so far.
 func (a *Applier) Apply(ctx context.Context, req Request) (Result, error) {
+	req.Jobs, req.JobSources = nil, nil
 	cl, items, err := a.validate(ctx, req, false)
 	if err != nil {
 		return Result{}, err

@@ -170,7 +170,7 @@ func (inv inventory) union(o inventory) inventory {
 func inventoryOf(items []*item) inventory {
 	inv := newInventory()
 	for _, it := range items {
-		if it.mapping == nil || it.parent {
+		if it.mapping == nil || it.parent || it.job {
 			continue
 		}
 		inv.kinds[it.mapping.GroupVersionKind.GroupKind()] = true
@@ -332,6 +332,7 @@ func (a *Applier) BeginApplySet(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
+	req.Jobs, req.JobSources = nil, nil
 	items, problems, _, err := a.mapItems(ctx, cl, req)
 	if err != nil {
 		return err

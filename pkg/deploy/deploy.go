@@ -1,7 +1,7 @@
 // Package deploy applies Kubernetes manifests to a cluster with server-side apply (field manager
 // "devtool"), after checking every object against the cluster (RESTMapper + server-side dry
-// run) so that bad input changes nothing. It knows nothing about devfiles: pkg/run hands it
-// decoded objects.
+// run) so that bad input changes nothing, and runs Jobs to completion (RunJob: the exec commands
+// of a deploy). It knows nothing about devfiles: pkg/run hands it decoded objects.
 package deploy
 
 import (
@@ -40,6 +40,12 @@ type Request struct {
 	// KEP-3659): Validate also checks its parent, Apply labels every object
 	// applyset.kubernetes.io/part-of=<ID>, and BeginApplySet writes the parent.
 	ApplySet *ApplySet
+	// Jobs are batch/v1 Jobs that the deploy will run to completion with RunJob (exec
+	// commands), not apply: Validate checks them with the objects (see Validate); they are
+	// never members of the ApplySet. Apply, BeginApplySet and Diff ignore them. JobSources
+	// names where each was written, as Sources does for Objects.
+	Jobs       []*unstructured.Unstructured
+	JobSources []string
 }
 
 // Action is what an apply did to one object.

@@ -94,6 +94,7 @@ const (
 // inventory whose reading failed.
 func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDiff, error) {
 	req.DryRun = DryRunServer
+	req.Jobs, req.JobSources = nil, nil
 	cl, all, err := a.validate(ctx, req, true)
 	if err != nil {
 		return nil, err

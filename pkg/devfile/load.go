@@ -551,13 +551,28 @@ func convertComponent(c v1.Component) Component {
 		out.Manifest = convertManifest(&c.Openshift.K8sLikeComponent)
 	case c.Container != nil:
 		out.Kind = KindContainer
-		ct := &Container{Image: c.Container.Image}
+		ct := &Container{
+			Image: c.Container.Image, Env: convertEnv(c.Container.Env),
+			MemoryLimit: c.Container.MemoryLimit, MemoryRequest: c.Container.MemoryRequest,
+			CPULimit: c.Container.CpuLimit, CPURequest: c.Container.CpuRequest,
+		}
 		for _, e := range c.Container.Endpoints {
 			ct.Endpoints = append(ct.Endpoints, Endpoint{Name: e.Name, TargetPort: e.TargetPort})
 		}
 		out.Container = ct
 	case c.Volume != nil:
 		out.Kind = KindVolume
+	}
+	return out
+}
+
+func convertEnv(env []v1.EnvVar) []EnvVar {
+	if len(env) == 0 {
+		return nil
+	}
+	out := make([]EnvVar, len(env))
+	for i, e := range env {
+		out[i] = EnvVar{Name: e.Name, Value: e.Value}
 	}
 	return out
 }
@@ -583,7 +598,7 @@ func convertCommand(c v1.Command) Command {
 		g = c.Composite.Group
 	case c.Exec != nil:
 		out.Kind = CommandExec
-		out.Exec = &Exec{Component: c.Exec.Component, CommandLine: c.Exec.CommandLine, WorkingDir: c.Exec.WorkingDir}
+		out.Exec = &Exec{Component: c.Exec.Component, CommandLine: c.Exec.CommandLine, WorkingDir: c.Exec.WorkingDir, Env: convertEnv(c.Exec.Env)}
 		g = c.Exec.Group
 	case c.Custom != nil:
 		g = c.Custom.Group

@@ -638,7 +638,8 @@ func TestLoadModel(t *testing.T) {
 			Dockerfile: &Dockerfile{URI: "docker/Dockerfile", BuildContext: "ctx", Args: []string{"A=1", "B=2"}, RootRequired: ptr(true)}}},
 		{Name: "k8s-unset", Kind: KindKubernetes, Manifest: &Manifest{Inlined: "kind: ConfigMap"}},
 		{Name: "ocp-set", Kind: KindOpenShift, Manifest: &Manifest{Inlined: "kind: Route", DeployByDefault: ptr(true)}},
-		{Name: "runtime", Kind: KindContainer, Container: &Container{Image: "busybox", Endpoints: []Endpoint{{"http", 8080}, {"debug", 5858}}}},
+		{Name: "runtime", Kind: KindContainer, Container: &Container{Image: "busybox", Endpoints: []Endpoint{{"http", 8080}, {"debug", 5858}},
+			Env: []EnvVar{{"GREETING", "hello"}}, MemoryLimit: "256Mi", MemoryRequest: "64Mi", CPULimit: "1", CPURequest: "100m"}},
 		{Name: "data", Kind: KindVolume},
 	}
 	if diff := cmp.Diff(wantComponents, d.Components); diff != "" {
@@ -648,7 +649,7 @@ func TestLoadModel(t *testing.T) {
 		{ID: "build-image", Kind: CommandApply, Group: &Group{Kind: "build"}, Apply: &Apply{Component: "img-set"},
 			Attributes: map[string]string{"CONTAINER_IMAGE": "{{img}}"}},
 		{ID: "run", Kind: CommandExec, Group: &Group{Kind: "run", IsDefault: ptr(false)},
-			Exec: &Exec{Component: "runtime", CommandLine: "./run.sh", WorkingDir: "/app"}},
+			Exec: &Exec{Component: "runtime", CommandLine: "./run.sh", WorkingDir: "/app", Env: []EnvVar{{"MODE", "dev"}}}},
 		{ID: "deploy", Kind: CommandComposite, Group: &Group{Kind: "deploy", IsDefault: ptr(true)},
 			Composite: &Composite{Commands: []string{"build-image", "apply-k8s"}, Parallel: true}},
 		{ID: "apply-k8s", Kind: CommandApply, Apply: &Apply{Component: "k8s-unset"}},

@@ -101,10 +101,22 @@ func (m *Manifest) YAML() string {
 	return m.Content
 }
 
-// Container is a container component (inner-loop; in deploy only an exec step's image source).
+// Container is a container component (inner loop; in a deploy, the container an exec step's
+// Job runs). Values are unsubstituted.
 type Container struct {
 	Image     string
 	Endpoints []Endpoint
+	// Env are the container's environment variables, in the devfile's order.
+	Env []EnvVar
+	// MemoryLimit, MemoryRequest, CPULimit and CPURequest are Kubernetes quantities as written
+	// ("" when unset).
+	MemoryLimit, MemoryRequest, CPULimit, CPURequest string
+}
+
+// EnvVar is an environment variable of a container component or an exec command.
+type EnvVar struct {
+	Name  string
+	Value string
 }
 
 // Endpoint is a container endpoint.
@@ -154,9 +166,11 @@ type Composite struct {
 	Parallel bool
 }
 
-// Exec is an exec command.
+// Exec is an exec command. Values are unsubstituted.
 type Exec struct {
 	Component   string
 	CommandLine string
 	WorkingDir  string
+	// Env are the command's environment variables, in the devfile's order.
+	Env []EnvVar
 }

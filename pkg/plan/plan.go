@@ -7,7 +7,7 @@
 //     with isDefault: true; several deploy commands without exactly one default is an error
 //     that lists them (odo v3 behaviour).
 //   - apply on an image component is a build step; on a kubernetes/openshift component an apply
-//     step; exec is an exec step.
+//     step; exec (on a container component) is an exec step, run as a Kubernetes Job.
 //   - composite with parallel: false runs its sub-commands in order (each waits for the previous
 //     one's last steps); parallel: true runs them concurrently (devfile spec 2.x, "composite").
 //   - Schema ≥ 2.2.0, odo v3's autoBuild/deployByDefault: image components with autoBuild: true,
@@ -36,7 +36,7 @@ type StepKind string
 const (
 	StepBuild StepKind = "build" // build (and push) an image component
 	StepApply StepKind = "apply" // server-side apply a kubernetes/openshift component
-	StepExec  StepKind = "exec"  // run an exec command
+	StepExec  StepKind = "exec"  // run an exec command in a Kubernetes Job (odo v3)
 )
 
 // Step is one node of the plan.
@@ -350,7 +350,11 @@ func (b *builder) expand(c *devfile.Command, deps []string) []string {
 		}
 		return []string{b.add(Step{ID: c.ID, Kind: kind, Command: c.ID, Component: comp.Name, DependsOn: deps, Attributes: c.Attributes})}
 	case devfile.CommandExec:
-		return []string{b.add(Step{ID: c.ID, Kind: StepExec, Command: c.ID, Component: c.Exec.Component, DependsOn: deps, Attributes: c.Attributes})}
+		comp, _ := b.d.Component(c.Exec.Component)
+		if comp.Kind != devfile.KindContainer {
+			b.errs = append(b.errs, &Error{Command: c.ID, Msg: fmt.Sprintf("runs in component %q of type %s in the deploy command %q; a deploy runs exec commands in a Kubernetes Job from a container component's image (odo v3 does the same)", comp.Name, comp.Kind, b.plan.Command)})
+		}
+		return []string{b.add(Step{ID: c.ID, Kind: StepExec, Command: c.ID, Component: comp.Name, DependsOn: deps, Attributes: c.Attributes})}
 	case devfile.CommandComposite:
 		if c.Composite.Parallel {
 			var terms []string

@@ -193,6 +193,12 @@ func TestCompileErrors(t *testing.T) {
 			want: []string{`applies component "runtime" of type container in the deploy command "a"`},
 		},
 		{
+			name: "exec in a kubernetes component",
+			d: devfile.Devfile{Components: []devfile.Component{k8s("m", nil)},
+				Commands: []devfile.Command{{ID: "x", Kind: devfile.CommandExec, Exec: &devfile.Exec{Component: "m", CommandLine: "true"}, Group: deployGroup(nil)}}},
+			want: []string{`command "x": runs in component "m" of type kubernetes in the deploy command "x"`, "container component"},
+		},
+		{
 			name: "two deploy commands, no default",
 			d: devfile.Devfile{Components: []devfile.Component{k8s("m", nil)}, Commands: []devfile.Command{
 				{ID: "one", Kind: devfile.CommandApply, Apply: &devfile.Apply{Component: "m"}, Group: deployGroup(nil)},

@@ -50,6 +50,8 @@ type DiffReport struct {
 // names them). Dockerfiles need not exist. The Deployer (a Differ) then compares every object
 // with the cluster (deploy.Applier.Diff; opts.ForceConflicts, opts.Prune as for Deploy).
 //
+// Exec steps are not compared (a note names each): deploy runs their Job anew every time.
+//
 // Errors: *InputError (as Deploy: a plan without steps, bad --images entries, undefined
 // variables with opts.Strict), and *PreflightError for everything the cluster reports,
 // invalid objects and conflicts included.
@@ -65,7 +67,17 @@ func (r *Runner) Diff(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opt
 	if len(p.Steps) == 0 {
 		return rep, &InputError{Err: plan.NoDeployCommandError{}}
 	}
+	// Exec steps' Jobs are not compared: deploy deletes and re-creates them on every run, and
+	// deletes them after they succeeded, so they are not part of the deployed state.
+	for _, s := range p.Steps {
+		if s.Kind == plan.StepExec {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("exec command %q is not compared: deploy runs it in a new Job %s each time", s.Command, jobName(devfileName(d), s.Command)))
+		}
+	}
 	if !st.hasApply {
+		for _, n := range rep.Notes {
+			r.emit(event.Event{Type: event.Info, Message: n})
+		}
 		return rep, nil
 	}
 	images := map[string]build.Result{}

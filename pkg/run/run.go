@@ -1,8 +1,9 @@
 // Package run walks a compiled plan: it resolves variables and image names, renders manifests,
 // checks everything it can before changing anything (build inputs, then every object against the
-// cluster), runs build steps and apply steps in dependency order (parallel where the plan
-// allows, the first failure cancelling the rest, after skaffold's build scheduler), passes build
-// results to the apply steps that depend on them, and emits progress events.
+// cluster), runs build, apply and exec steps (exec commands run as Kubernetes Jobs, as odo v3
+// does) in dependency order (parallel where the plan allows, the first failure cancelling the
+// rest, after skaffold's build scheduler), passes build results to the steps that depend on
+// them, and emits progress events.
 //
 // run is the one place where devfile concepts meet build and deploy requests: build and deploy
 // never import pkg/devfile.
@@ -98,10 +99,14 @@ type Options struct {
 	// succeeded, until every applied object has rolled out (deploy --wait, design.md §5). Dry
 	// runs do not wait.
 	Wait time.Duration
+	// ExecTimeout bounds how long each exec step waits for its Job to finish (deploy
+	// --exec-timeout; 0: deploy.DefaultJobTimeout).
+	ExecTimeout time.Duration
 }
 
 // Runner runs plans. Choose is required for plans with build steps, Deployer for plans with
-// apply steps; Sink may be nil (silent).
+// apply or exec steps (for exec steps, a Deployer that is also a JobRunner); Sink may be nil
+// (silent).
 type Runner struct {
 	Choose   ChooseBuilder
 	Deployer Deployer
@@ -115,7 +120,11 @@ type Report struct {
 	Command    string                `json:"command,omitempty"`
 	Images     []build.Result        `json:"images"`
 	Objects    []deploy.ObjectResult `json:"objects"`
-	Warnings   []string              `json:"warnings,omitempty"`
+	// Execs are the exec commands the deploy ran as Kubernetes Jobs, in the order they
+	// finished. The Jobs are not among Objects: they are deleted after success and never part
+	// of the inventory.
+	Execs    []ExecResult `json:"execs,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
 	// Inventory names the ApplySet parent of deploy and undeploy (absent for build).
 	Inventory *Inventory `json:"inventory,omitempty"`
 	// Message says what undeploy did when there was nothing to do.
@@ -185,6 +194,11 @@ func (e *PreflightError) Unwrap() error { return e.Err }
 // applies; they are added to the Report with Action "pruned". A failed prune is an
 // *InventoryError (Op "prune").
 //
+// Exec steps run their command in a Kubernetes Job (see renderJob and runExec; the Deployer
+// must be a JobRunner): the preflight checks every Job with the objects, a step runs its Job
+// to completion (opts.ExecTimeout) after the steps it depends on, and the Report's Execs list
+// them. The Jobs are not in the inventory.
+//
 // With opts.Wait set (and no dry run), Deploy then waits for the applied objects to roll out
 // (the Deployer must be a Waiter): their kstatus status is recorded in the Report's objects, and
 // an object that fails or is not Current in time gives a *deploy.WaitError.
@@ -201,9 +215,15 @@ func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, o
 		return rep, &InputError{Err: plan.NoDeployCommandError{}}
 	}
 	// Preflight against the cluster before building anything: a missing namespace, an unknown
-	// kind or an invalid object stops the deploy here (design.md §5).
-	if st.hasApply {
+	// kind or an invalid object (the exec steps' Jobs included) stops the deploy here
+	// (design.md §5).
+	if st.hasApply || st.hasExec {
 		objs, sources, err := st.renderAll(ctx, nil)
+		var jobs []*unstructured.Unstructured
+		var jobSources []string
+		if err == nil {
+			jobs, jobSources, err = st.renderJobs(nil)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
@@ -211,7 +231,7 @@ func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, o
 			return rep, &InputError{Err: err}
 		}
 		if r.Deployer == nil {
-			return rep, errors.New("internal: no deployer for a plan with apply steps")
+			return rep, errors.New("internal: no deployer for a plan with apply or exec steps")
 		}
 		// --dry-run=client promises no server requests beyond discovery: check the same way.
 		mode := deploy.DryRunServer
@@ -219,12 +239,19 @@ func (r *Runner) Deploy(ctx context.Context, d *devfile.Devfile, p *plan.Plan, o
 			mode = deploy.DryRunClient
 		}
 		// The inventory spans every apply step (design.md §5): its parent is checked with the
-		// objects, written before the first apply and pruned/narrowed after the last.
-		set := applySetFor(d, opts, st.labels)
-		st.applySet, st.allObjs = &set, objs
-		rep.Inventory = inventoryRef(set)
-		r.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("checking %d objects against the cluster", len(objs))})
-		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Sources: sources, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: mode, ApplySet: st.applySet}); err != nil {
+		// objects, written before the first apply and pruned/narrowed after the last. Exec
+		// steps' Jobs are not part of it (they are deleted after they ran).
+		if st.hasApply {
+			set := applySetFor(d, opts, st.labels)
+			st.applySet, st.allObjs = &set, objs
+			rep.Inventory = inventoryRef(set)
+		}
+		msg := fmt.Sprintf("checking %d objects against the cluster", len(objs))
+		if len(jobs) > 0 {
+			msg = fmt.Sprintf("checking %d objects and %d exec %s against the cluster", len(objs), len(jobs), plural(len(jobs), "Job", "Jobs"))
+		}
+		r.emit(event.Event{Type: event.Info, Message: msg})
+		if err := r.Deployer.Validate(ctx, deploy.Request{Objects: objs, Sources: sources, Jobs: jobs, JobSources: jobSources, Namespace: opts.Namespace, ForceConflicts: opts.ForceConflicts, DryRun: mode, ApplySet: st.applySet}); err != nil {
 			return rep, &PreflightError{Err: err}
 		}
 	}
@@ -393,16 +420,17 @@ func (r *Runner) Build(ctx context.Context, d *devfile.Devfile, names []string, 
 	return rep, r.execute(ctx, st, rep)
 }
 
-// Rendered is one apply step's manifests, fully resolved.
+// Rendered is one apply step's manifests, or one exec step's Job, fully resolved.
 type Rendered struct {
 	Step      string                       `json:"step"`
 	Component string                       `json:"component"`
 	Objects   []*unstructured.Unstructured `json:"objects"`
 }
 
-// Render resolves every apply step of p without building or touching the cluster. Images that
-// a step's build dependencies would produce are shown as their repository (tags are only known
-// after a build). Warnings list undefined variables.
+// Render resolves every apply step of p, and the Job of every exec step, in plan order, without
+// building or touching the cluster. Images that a step's build dependencies would produce are
+// shown as their repository (tags are only known after a build). Warnings list undefined
+// variables.
 func (r *Runner) Render(d *devfile.Devfile, p *plan.Plan, opts Options) ([]Rendered, []string, error) {
 	ctx := context.Background() // Render reads only templated manifest uris, each bounded by the HTTP timeout
 	st, err := r.prepareMode(ctx, d, p, opts, false)
@@ -415,10 +443,17 @@ func (r *Runner) Render(d *devfile.Devfile, p *plan.Plan, opts Options) ([]Rende
 	}
 	var out []Rendered
 	for _, s := range p.Steps {
-		if s.Kind != plan.StepApply {
+		var objs []*unstructured.Unstructured
+		switch s.Kind {
+		case plan.StepApply:
+			objs, _, err = st.render(ctx, s, nil)
+		case plan.StepExec:
+			var job *unstructured.Unstructured
+			job, _, err = st.renderJob(s, nil)
+			objs = []*unstructured.Unstructured{job}
+		default:
 			continue
 		}
-		objs, _, err := st.render(ctx, s, nil)
 		if err != nil {
 			return nil, warnings, &InputError{Err: err}
 		}
@@ -435,6 +470,7 @@ type state struct {
 	base     *vars.Resolver
 	builds   map[string]*buildStep // by step ID
 	hasApply bool
+	hasExec  bool
 	warn     *vars.Collector
 	labels   map[string]string
 
@@ -538,7 +574,10 @@ func (r *Runner) prepareMode(ctx context.Context, d *devfile.Devfile, p *plan.Pl
 		}
 		switch s.Kind {
 		case plan.StepExec:
-			errs = append(errs, fmt.Errorf("command %q: exec commands in a deploy are not supported yet (odo runs them as a Kubernetes Job); remove it from the deploy command or run it separately", s.ID))
+			st.hasExec = true
+			if _, _, err := st.renderJob(s, nil); err != nil {
+				errs = append(errs, err)
+			}
 		case plan.StepBuild:
 			bs, err := r.prepareBuild(st, s, comp, checkInputs)
 			if err != nil {
@@ -640,15 +679,12 @@ func (st *state) attributes(lower *vars.Resolver, s plan.Step) vars.Layer {
 	return l
 }
 
-// render resolves one apply step's manifests. images maps build step IDs to their results; a
-// build without a result yet renders as its repository. sources names, index for index, where
-// each object was written (component and file), for deploy.Request.Sources.
-func (st *state) render(ctx context.Context, s plan.Step, images map[string]build.Result) (objs []*unstructured.Unstructured, sources []string, err error) {
-	comp, _ := st.d.Component(s.Component)
-	if comp.Manifest == nil {
-		return nil, nil, fmt.Errorf("component %q has no manifest", comp.Name)
-	}
-	// Images this step may use: the builds it depends on (transitively).
+// stepScope returns the variables of step s and the images it may pin. The images are those of
+// the builds s depends on (transitively), by the imageName written in the devfile (and by the
+// repository it was qualified to): images maps build step IDs to their results; a build without
+// a result yet is its repo:tag. The variables are the base ones, under CONTAINER_IMAGE when
+// exactly one build is an ancestor, and above them the command's attributes.
+func (st *state) stepScope(s plan.Step, images map[string]build.Result) (*vars.Resolver, map[string]string) {
 	pins := map[string]string{}
 	var refs []string
 	for _, id := range st.p.Ancestors(s.ID) {
@@ -674,7 +710,18 @@ func (st *state) render(ctx context.Context, s plan.Step, images map[string]buil
 		scoped["CONTAINER_IMAGE"] = refs[0]
 	}
 	lower := vars.New(vars.Layer{Source: "built-in", Values: scoped}).With(st.base.Layers()...)
-	res := lower.With(st.attributes(lower, s))
+	return lower.With(st.attributes(lower, s)), pins
+}
+
+// render resolves one apply step's manifests. images maps build step IDs to their results; a
+// build without a result yet renders as its repository. sources names, index for index, where
+// each object was written (component and file), for deploy.Request.Sources.
+func (st *state) render(ctx context.Context, s plan.Step, images map[string]build.Result) (objs []*unstructured.Unstructured, sources []string, err error) {
+	comp, _ := st.d.Component(s.Component)
+	if comp.Manifest == nil {
+		return nil, nil, fmt.Errorf("component %q has no manifest", comp.Name)
+	}
+	res, pins := st.stepScope(s, images)
 	kind := "kubernetes"
 	if comp.Kind == devfile.KindOpenShift {
 		kind = "openshift"
@@ -727,7 +774,8 @@ func (st *state) renderAll(ctx context.Context, images map[string]build.Result) 
 }
 
 // execute runs the steps, each as soon as its dependencies succeeded; the first failure cancels
-// the others (errgroup), and steps not yet started are skipped.
+// the others (errgroup), and steps not yet started are skipped. Build steps build, apply steps
+// apply (after the inventory's BeginApplySet), exec steps run their Job to completion (runExec).
 func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 	g, gctx := errgroup.WithContext(ctx)
 	done := map[string]chan struct{}{}
@@ -800,6 +848,18 @@ func (r *Runner) execute(ctx context.Context, st *state, rep *Report) error {
 					if err != nil {
 						return err
 					}
+				case plan.StepExec:
+					mu.Lock()
+					snapshot := make(map[string]build.Result, len(images))
+					for k, v := range images {
+						snapshot[k] = v
+					}
+					mu.Unlock()
+					return r.runExec(gctx, st, s, snapshot, func(e ExecResult) {
+						mu.Lock()
+						rep.Execs = append(rep.Execs, e)
+						mu.Unlock()
+					})
 				}
 				return nil
 			}()
@@ -847,6 +907,8 @@ func describe(st *state, s plan.Step) string {
 		return msg
 	case plan.StepApply:
 		return fmt.Sprintf("applying component %q", s.Component)
+	case plan.StepExec:
+		return fmt.Sprintf("running exec command %q in a Kubernetes Job (container component %q)", s.Command, s.Component)
 	}
 	return string(s.Kind) + " " + s.Component
 }

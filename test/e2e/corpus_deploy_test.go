@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -33,8 +34,12 @@ var corpusDeployWant = map[string]struct {
 	// imageName is literally quay.io/unknown-account/myimage: pushing needs quay.io, which is
 	// unreachable here; the cache lookup names the registry.
 	"devfile-outerloop.yaml": {"BuildFailed", []string{"registry quay.io", "check that the registry is reachable"}},
-	// exec commands in a deploy (odo runs them as Jobs) are refused before anything runs.
-	"devfile-deploy-exec.yaml": {"InvalidInput", []string{"exec commands in a deploy are not supported"}},
+}
+
+// corpusExecWant are the cases with exec commands in their deploy command, which run as
+// Kubernetes Jobs (odo v3's behaviour), by name suffix: the Jobs each must run.
+var corpusExecWant = map[string][]string{
+	"devfile-deploy-exec.yaml": {"nodejs-prj1-api-abhz-deploy-exec"},
 }
 
 // externalImage matches image references on a registry host (a dotted name or localhost, with
@@ -45,11 +50,13 @@ var externalImage = regexp.MustCompile(`^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+)(:
 // each image component gets a stand-in RUN-free Dockerfile on the loopback busybox image (the
 // corpus has no application sources, and public base images cannot be pulled here), variables
 // that name images on public registries are pointed at the loopback registry with --var (as
-// odo's own tests do), and each case deploys into its own namespace (-n).
+// odo's own tests do), and each case deploys into its own namespace (-n). The API server runs
+// no Job controller: for the cases with exec commands a goroutine plays it, completing every
+// Job that appears in the namespace.
 func TestDeployCorpus(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	deployed, pinned := 0, 0
+	deployed, pinned, execs := 0, 0, 0
 	for i, c := range testenv.Corpus(t) {
 		if c.Kind == "invalid" || c.RegistryParent != "" {
 			continue // covered by pkg/cli's TestCorpus: rejected before any deploy
@@ -89,9 +96,32 @@ func TestDeployCorpus(t *testing.T) {
 			}
 			args = append(args, "-n", ns)
 
+			jctx, stopJobs := context.WithCancel(ctx)
+			type finished struct {
+				jobs []*unstructured.Unstructured
+				err  error
+			}
+			jobsDone := make(chan finished, 1)
+			go func() {
+				jobs, err := testenv.FinishJobs(jctx, e.client, ns, testenv.JobFinish{Succeed: true})
+				jobsDone <- finished{jobs, err}
+			}()
 			rep, _, err := devtool(t, args...)
+			stopJobs()
+			ran := <-jobsDone
+			if ran.err != nil {
+				t.Fatalf("playing the Job controller: %v", ran.err)
+			}
+			wantJobs, _ := suffixMatch(corpusExecWant, c.Name)
+			var gotJobs []string
+			for _, j := range ran.jobs {
+				gotJobs = append(gotJobs, j.GetName())
+			}
+			if strings.Join(gotJobs, ",") != strings.Join(wantJobs, ",") {
+				t.Errorf("Jobs run: %v, want %v", gotJobs, wantJobs)
+			}
 			code, _ := cli.Classify(err)
-			if want, ok := suffixWant(c.Name); ok {
+			if want, ok := suffixMatch(corpusDeployWant, c.Name); ok {
 				if code != want.code {
 					t.Fatalf("deploy: code %q (%v), want %q", code, err, want.code)
 				}
@@ -115,6 +145,18 @@ func TestDeployCorpus(t *testing.T) {
 				t.Fatalf("deploy: %s: %v", code, err)
 			}
 			deployed++
+			if len(rep.Execs) != len(wantJobs) {
+				t.Errorf("report execs = %+v, want %v", rep.Execs, wantJobs)
+			}
+			for _, x := range rep.Execs {
+				execs++
+				if x.Outcome != "succeeded" || !x.Deleted || x.Namespace != ns {
+					t.Errorf("exec %+v: want succeeded and deleted, in %s", x, ns)
+				}
+				if _, err := e.client.Resource(batchJobs).Namespace(ns).Get(ctx, x.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+					t.Errorf("Job %s/%s is still there after it succeeded (%v)", ns, x.Name, err)
+				}
+			}
 			for _, im := range rep.Images {
 				if !strings.HasPrefix(im.Repository, e.registry+"/") || !strings.HasPrefix(im.Digest, "sha256:") {
 					t.Errorf("image %+v: want a digest in the loopback registry", im)
@@ -155,25 +197,23 @@ func TestDeployCorpus(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d corpus devfiles deployed, %d containers run a built image by digest", deployed, pinned)
+	t.Logf("%d corpus devfiles deployed, %d containers run a built image by digest, %d exec commands ran as Jobs", deployed, pinned, execs)
+	if execs < 1 {
+		t.Errorf("no exec command of the corpus ran as a Job")
+	}
 	if deployed < 20 || pinned < 15 {
 		t.Errorf("only %d corpus devfiles deployed (%d pinned containers); the corpus has more than 20 deployable ones", deployed, pinned)
 	}
 }
 
-func suffixWant(name string) (struct {
-	code string
-	want []string
-}, bool) {
-	for k, v := range corpusDeployWant {
+func suffixMatch[T any](m map[string]T, name string) (T, bool) {
+	for k, v := range m {
 		if strings.HasSuffix(name, k) {
 			return v, true
 		}
 	}
-	return struct {
-		code string
-		want []string
-	}{}, false
+	var zero T
+	return zero, false
 }
 
 // writeStandInDockerfile writes a RUN-free Dockerfile on base at the image component's

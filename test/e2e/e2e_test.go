@@ -42,6 +42,7 @@ var (
 	namespaces   = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	widgets      = schema.GroupVersionResource{Group: "example.devtool.dev", Version: "v1", Resource: "widgets"}
 	clusterroles = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	batchJobs    = schema.GroupVersionResource{Group: "batch", Version: "v1", Resource: "jobs"}
 )
 
 type env struct {
