@@ -88,7 +88,7 @@ func (r *Runner) Diff(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opt
 		case bs.prebuilt != nil:
 			images[s.ID] = *bs.prebuilt
 		default:
-			res, note := r.resolveImage(ctx, st, bs)
+			res, note := r.resolveImage(ctx, bs)
 			if res != nil {
 				images[s.ID] = *res
 			}
@@ -138,33 +138,28 @@ func (r *Runner) Diff(ctx context.Context, d *devfile.Devfile, p *plan.Plan, opt
 	return rep, nil
 }
 
-// resolveImage says which image deploy would pin for a build step without building it: with a
+// resolveImage says which image deploy would pin for a build step (prepared without checking
+// inputs: its paths resolved, or bs.inputErr) without building it: with a
 // Runner.Choose whose builder is a build.Resolver (the CLI's input-digest cache), the
 // input-digest tag and, when the registry has it, its digest — exactly what a deploy with
 // nothing changed would reuse. Otherwise, or when the build inputs cannot be read, the image
 // stays unpinned (its repository, as in Render) and the note says why.
-func (r *Runner) resolveImage(ctx context.Context, st *state, bs *buildStep) (*build.Result, string) {
+func (r *Runner) resolveImage(ctx context.Context, bs *buildStep) (*build.Result, string) {
 	unpinned := func(why string) (*build.Result, string) {
 		return nil, fmt.Sprintf("image component %q is not built by diff: manifests show it as %s, where deploy pins the built image (%s; pass --images with a build report for exact refs)", bs.step.Component, unpinnedRef(bs.req), why)
 	}
 	if r.Choose == nil {
 		return unpinned("no builder to compute its input digest")
 	}
-	comp, _ := st.d.Component(bs.step.Component)
-	res := st.base.With(st.attributes(st.base, bs.step))
-	where := func(f string) string { return fmt.Sprintf("components[name=%s].image.%s", comp.Name, f) }
-	uri := res.Substitute(comp.Image.Dockerfile.URI, where("dockerfile.uri"), nil)
-	bc := res.Substitute(comp.Image.Dockerfile.BuildContext, where("dockerfile.buildContext"), nil)
-	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
-	if err != nil {
-		return unpinned(err.Error())
+	if bs.inputErr != nil {
+		return unpinned(bs.inputErr.Error())
 	}
-	content, err := os.ReadFile(df)
+	content, err := os.ReadFile(bs.req.Dockerfile)
 	if err != nil {
 		return unpinned(err.Error())
 	}
 	req := bs.req
-	req.ContextDir, req.Dockerfile, req.Push = ctxDir, df, true
+	req.Push = true
 	b, _, err := r.Choose(req, content)
 	if err != nil {
 		return unpinned(err.Error())

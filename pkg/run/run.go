@@ -512,6 +512,9 @@ type buildStep struct {
 	builder   build.Builder
 	why       string
 	prebuilt  *build.Result // from Options.Prebuilt: not built
+	// inputErr is why the build context or Dockerfile cannot be resolved, for steps prepared
+	// without checking inputs (render, diff); req.ContextDir and req.Dockerfile are set otherwise.
+	inputErr error
 }
 
 func (s *state) warningStrings() []string {
@@ -643,13 +646,13 @@ func (r *Runner) prepareBuild(st *state, s plan.Step, comp *devfile.Component, c
 		return &buildStep{step: s, imageName: name, req: req, prebuilt: &pb}, nil
 	}
 	ctxDir, df, err := resolveBuildPaths(st.d.Dir, uri, bc)
+	req.ContextDir, req.Dockerfile = ctxDir, df
 	if !checkInputs {
-		return &buildStep{step: s, imageName: name, req: req}, nil
+		return &buildStep{step: s, imageName: name, req: req, inputErr: err}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	req.ContextDir, req.Dockerfile = ctxDir, df
 	content, err := os.ReadFile(df)
 	if err != nil {
 		return nil, err
