@@ -17,21 +17,9 @@ import (
 
 	v1 "github.com/devfile/api/v2/pkg/apis/workspaces/v1alpha2"
 	"github.com/google/go-cmp/cmp"
-)
 
-// corpusDir holds the shared corpus of real devfiles (see its README.md). DEVTOOL_CORPUS
-// overrides it; the corpus test is skipped when it is absent.
-func corpusDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("DEVTOOL_CORPUS")
-	if dir == "" {
-		dir = "/work/shared/corpus/dev"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus not available: %v", err)
-	}
-	return dir
-}
+	"github.com/devtool/devtool/test/testenv"
+)
 
 // corpusWant is what Load must do with one corpus case.
 type corpusWant struct {
@@ -245,7 +233,7 @@ var corpusChecks = map[string]func(t *testing.T, d *Devfile){
 // TMPDIR pointed at empty directories, and checks the outcome, the time taken, and that no file
 // was written anywhere.
 func TestLoadCorpus(t *testing.T) {
-	root := corpusDir(t)
+	root := testenv.CorpusDir(t)
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +259,7 @@ func TestLoadCorpus(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			proj := filepath.Join(base, "projects", fmt.Sprint(i))
 			if e.IsDir() {
-				copyTree(t, filepath.Join(root, name), proj)
+				testenv.CopyTree(t, filepath.Join(root, name), proj)
 			} else {
 				mkdirs(t, proj)
 				copyFile(t, filepath.Join(root, name), filepath.Join(proj, "devfile.yaml"))
@@ -375,7 +363,7 @@ func checkValidationError(t *testing.T, err error, contains, notContains []strin
 }
 
 func TestLoadLocalParent(t *testing.T) {
-	proj := copyTree(t, "testdata/parent-local", filepath.Join(t.TempDir(), "p"))
+	proj := testenv.CopyTree(t, "testdata/parent-local", filepath.Join(t.TempDir(), "p"))
 	before := snapshot(t, proj)
 	d, err := Load(context.Background(), proj, LoadOptions{})
 	if err != nil {
@@ -420,7 +408,7 @@ func TestLoadLocalParent(t *testing.T) {
 // A parent in another directory is merged by Load itself: the library would copy the parent's
 // whole directory (README.md, kubernetes/) into the project.
 func TestLoadParentInOtherDirectory(t *testing.T) {
-	top := copyTree(t, "testdata/parent-otherdir", filepath.Join(t.TempDir(), "repo"))
+	top := testenv.CopyTree(t, "testdata/parent-otherdir", filepath.Join(t.TempDir(), "repo"))
 	before := snapshot(t, top)
 	d, err := Load(context.Background(), filepath.Join(top, "app"), LoadOptions{})
 	if err != nil {
@@ -1011,29 +999,6 @@ func readFile(t *testing.T, path string) string {
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()
 	writeFile(t, dst, readFile(t, src))
-}
-
-// copyTree copies the regular files under src to dst (writable, whatever the source modes) and
-// returns dst.
-func copyTree(t *testing.T, src, dst string) string {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if e.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		if e.Type().IsRegular() {
-			copyFile(t, p, filepath.Join(dst, rel))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // snapshot records every entry under dir with its type, size, mtime and content hash.

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,29 +72,10 @@ func setup(t *testing.T) *env {
 	return &env{kubeconfig: srv.Kubeconfig, registry: host, base: base, client: dc}
 }
 
+// sample copies testdata/samples/<name> into a new project directory.
 func sample(t *testing.T, name string) string {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "samples", name)
-	dst := t.TempDir()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, _ := d.Info()
-		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return testenv.CopyTree(t, filepath.Join("..", "..", "testdata", "samples", name), t.TempDir())
 }
 
 func devtool(t *testing.T, args ...string) (*run.Report, string, error) {

@@ -92,24 +92,39 @@ func Corpus(t testing.TB) []CorpusCase {
 // directory and returns it: tests never write into the corpus.
 func CopyProject(t testing.TB, c CorpusCase) string {
 	t.Helper()
-	dst := t.TempDir()
-	err := filepath.WalkDir(c.Dir, func(p string, d fs.DirEntry, err error) error {
+	dst := CopyTree(t, c.Dir, t.TempDir())
+	if err := os.Remove(filepath.Join(dst, "SOURCE.txt")); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// CopyTree copies the directories and regular files under src into dst (created if needed),
+// keeping permission bits and adding the owner's write bit so tests can edit the copies, and
+// returns dst. Other file types (symlinks, devices) are skipped.
+func CopyTree(t testing.TB, src, dst string) string {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(c.Dir, p)
+		rel, _ := filepath.Rel(src, p)
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
-		if rel == "SOURCE.txt" {
+		if !d.Type().IsRegular() {
 			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, b, 0o644)
+		return os.WriteFile(target, b, info.Mode().Perm()|0o200)
 	})
 	if err != nil {
 		t.Fatal(err)
