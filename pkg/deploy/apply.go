@@ -163,6 +163,11 @@ type item struct {
 	// job: a Job of Request.Jobs, checked by Validate, run by RunJob, never applied by Apply
 	// nor listed in the ApplySet.
 	job bool
+	// merged is what the server-side dry run of obj as written returned in validate (what an
+	// apply would store): nil when obj was not dry-run, or only under a stand-in name or
+	// namespace (objects in namespaces the request creates, Jobs). Diff compares it with the
+	// live object.
+	merged *unstructured.Unstructured
 }
 
 // crdInfo is what Validate needs from a CustomResourceDefinition of the request.
@@ -367,7 +372,11 @@ func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (
 				}
 				// The parent is devtool's own object: Begin takes its fields over (as kubectl
 				// does after a conflict), so its dry run does too.
-				if err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts || it.parent, true, nil); err != nil {
+				got, err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts || it.parent, true, nil)
+				if err == nil && obj == it.obj {
+					it.merged = got
+				}
+				if err != nil {
 					if gctx.Err() != nil {
 						return gctx.Err()
 					}
@@ -649,7 +658,7 @@ func (a *Applier) Apply(ctx context.Context, req Request) (Result, error) {
 			crds = nil
 		}
 		var r ObjectResult
-		if err := a.applyObject(ctx, cl, it, it.obj, req.ForceConflicts, false, &r); err != nil {
+		if _, err := a.applyObject(ctx, cl, it, it.obj, req.ForceConflicts, false, &r); err != nil {
 			return res, err
 		}
 		res.Objects = append(res.Objects, r)
@@ -696,9 +705,10 @@ func objectResult(o *unstructured.Unstructured, action Action, rv string) Object
 }
 
 // applyObject server-side-applies obj (it's object, or a copy in another namespace for a dry
-// run). When out is not nil it is filled with the result; for a real apply the object is
-// read first to tell created/configured/unchanged apart.
-func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *unstructured.Unstructured, force, dryRun bool, out *ObjectResult) error {
+// run) and returns what the server answered: the stored object, or for a dry run the object
+// an apply would store. When out is not nil it is filled with the result; for a real apply
+// the object is read first to tell created/configured/unchanged apart.
+func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *unstructured.Unstructured, force, dryRun bool, out *ObjectResult) (*unstructured.Unstructured, error) {
 	r := cl.dyn.Resource(it.mapping.Resource)
 	var ri dynamic.ResourceInterface = r
 	if it.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -713,7 +723,7 @@ func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *u
 			existed, before = true, cur.GetResourceVersion()
 		case apierrors.IsNotFound(err):
 		default:
-			return fmt.Errorf("reading %s: %w", it.display, err)
+			return nil, fmt.Errorf("reading %s: %w", it.display, err)
 		}
 	}
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: force}
@@ -724,16 +734,16 @@ func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *u
 	got, err := ri.Apply(ctx, obj.GetName(), obj, opts)
 	if err != nil {
 		if c := conflictError(it, err); c != nil {
-			return c
+			return nil, c
 		}
 		if dryRun {
-			return err
+			return nil, err
 		}
-		return fmt.Errorf("applying %s: %w", it.display, err)
+		return nil, fmt.Errorf("applying %s: %w", it.display, err)
 	}
 	if out == nil {
 		a.log.Debug("dry-run apply", "object", it.display, "took", time.Since(start))
-		return nil
+		return got, nil
 	}
 	after := got.GetResourceVersion()
 	action := Configured
@@ -746,7 +756,7 @@ func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *u
 	}
 	a.log.Debug("applied", "object", it.display, "action", action, "resourceVersion", after, "took", time.Since(start))
 	*out = objectResult(it.obj, action, after)
-	return nil
+	return got, nil
 }
 
 // conflictManager extracts the manager from the API server's conflict cause message,

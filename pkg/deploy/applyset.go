@@ -366,7 +366,7 @@ func (a *Applier) BeginApplySet(ctx context.Context, req Request) error {
 			return fmt.Errorf("writing the inventory %s: namespace %q does not exist", set, ns)
 		}
 		var r ObjectResult
-		if err := a.applyObject(ctx, cl, nsItem, nsItem.obj, req.ForceConflicts, false, &r); err != nil {
+		if _, err := a.applyObject(ctx, cl, nsItem, nsItem.obj, req.ForceConflicts, false, &r); err != nil {
 			return err
 		}
 		if r.Action == Created {

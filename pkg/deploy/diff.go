@@ -70,8 +70,9 @@ const (
 // Apply's order (Namespaces, CustomResourceDefinitions, the rest):
 //
 //   - LIVE is the object read from the cluster (none if it does not exist);
-//   - MERGED is the result of a server-side dry-run apply of the object as Apply would send it
-//     (field manager "devtool", Force = req.ForceConflicts, the ApplySet member label): what
+//   - MERGED is the result of the check's server-side dry-run apply of the object as Apply
+//     would send it (field manager "devtool", Force = req.ForceConflicts, the ApplySet member
+//     label; not sent a second time): what
 //     the API server would store, with its defaults, admission changes and the fields other
 //     managers own;
 //   - an object whose namespace, or whose CustomResourceDefinition, the same request creates
@@ -107,27 +108,8 @@ func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDi
 	}
 	items = applyOrder(items)
 
-	exists := map[string]bool{}
-	for _, it := range items {
-		ns := it.obj.GetNamespace()
-		if it.mapping.Scope.Name() != meta.RESTScopeNameNamespace || it.pendingCRD {
-			continue
-		}
-		if _, done := exists[ns]; done {
-			continue
-		}
-		ok, err := namespaceExists(ctx, cl, ns)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("checking namespace %q: %w", ns, err)
-		}
-		exists[ns] = ok
-	}
-
+	// validate dry-ran every object (its merged result): read the live ones to compare.
 	out := make([]ObjectDiff, len(items))
-	problems := make([]*ObjectProblem, len(items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
 	for i, it := range items {
@@ -137,11 +119,11 @@ func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDi
 			switch {
 			case it.pendingCRD:
 				d.Note, merged = noteNewCRD, it.obj
-			case it.mapping.Scope.Name() == meta.RESTScopeNameNamespace && !exists[it.obj.GetNamespace()]:
+			case it.merged == nil:
+				// Dry-run only under a stand-in: its namespace is created by the request.
 				d.Note, merged = noteNewNamespace, it.obj
 			default:
-				ri := resourceFor(cl, it.mapping, it.obj.GetNamespace())
-				cur, err := ri.Get(gctx, it.obj.GetName(), metav1.GetOptions{})
+				cur, err := resourceFor(cl, it.mapping, it.obj.GetNamespace()).Get(gctx, it.obj.GetName(), metav1.GetOptions{})
 				switch {
 				case err == nil:
 					live = cur
@@ -152,18 +134,7 @@ func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDi
 					}
 					return fmt.Errorf("reading %s: %w", it.display, err)
 				}
-				merged, err = ri.Apply(gctx, it.obj.GetName(), it.obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: req.ForceConflicts, DryRun: []string{metav1.DryRunAll}})
-				if err != nil {
-					if gctx.Err() != nil {
-						return gctx.Err()
-					}
-					if c := conflictError(it, err); c != nil {
-						err = c
-					}
-					p := a.problemFor(it, err)
-					problems[i] = &p
-					return nil
-				}
+				merged = it.merged
 			}
 			_, hasStatus := it.obj.Object["status"]
 			fillDiff(&d, live, merged, hasStatus)
@@ -173,16 +144,6 @@ func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDi
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
-	}
-	var failed []ObjectProblem
-	for _, p := range problems {
-		if p != nil {
-			failed = append(failed, *p)
-		}
-	}
-	if len(failed) > 0 {
-		// The objects passed Validate moments ago: the cluster changed in between.
-		return nil, &ValidationError{Problems: failed}
 	}
 	if prune && req.ApplySet != nil {
 		pruned, err := a.diffPrune(ctx, cl, *req.ApplySet, items)

@@ -166,7 +166,7 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 		return res, err
 	}
 	var applied ObjectResult
-	if err := a.applyObject(ctx, cl, it, it.obj, true, false, &applied); err != nil {
+	if _, err := a.applyObject(ctx, cl, it, it.obj, true, false, &applied); err != nil {
 		if ctx.Err() != nil {
 			// The apply may have reached the server: do not leave the command running.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobDeleteTimeout)
