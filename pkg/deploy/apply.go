@@ -55,9 +55,6 @@ type Applier struct {
 
 	mu sync.Mutex
 	cl *clients // nil until first successful use
-	// begunNS are Namespaces BeginApplySet created (to hold the ApplySet parent) that Apply has
-	// not reported yet: Apply reports them Created, not Unchanged.
-	begunNS map[string]bool
 }
 
 // clients are the per-cluster clients, created once.
@@ -225,17 +222,18 @@ var (
 // All problems are collected and returned together as one *ValidationError (problems in
 // request order; errors.As finds a *ConflictError among them). An unreachable cluster or bad
 // credentials give a *ClusterError; a cancelled ctx gives ctx.Err().
-func (a *Applier) Validate(ctx context.Context, req Request) error {
+func (a *Applier) Validate(ctx context.Context, req Preflight) error {
 	_, _, err := a.validate(ctx, req, true)
 	return err
 }
 
-func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (*clients, []*item, error) {
+func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) (*clients, []*item, error) {
+	req := pf.Request
 	cl, err := a.clients(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	items, objProblems, createdNS, err := a.mapItems(ctx, cl, req)
+	items, objProblems, createdNS, err := a.mapItems(ctx, cl, pf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -372,7 +370,7 @@ func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (
 				}
 				// The parent is devtool's own object: Begin takes its fields over (as kubectl
 				// does after a conflict), so its dry run does too.
-				got, err := a.applyObject(gctx, cl, it, obj, req.ForceConflicts || it.parent, true, nil)
+				got, err := a.applyObject(gctx, cl, nil, it, obj, req.ForceConflicts || it.parent, true, nil)
 				if err == nil && obj == it.obj {
 					it.merged = got
 				}
@@ -420,7 +418,8 @@ func (a *Applier) validate(ctx context.Context, req Request, checkParent bool) (
 // when req.ApplySet is set, the ApplySet member label. problems[i] is the problem of items[i],
 // nil if none; createdNS are the Namespace objects of the request. Only discovery requests are
 // made.
-func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items []*item, problems []*ObjectProblem, createdNS map[string]bool, err error) {
+func (a *Applier) mapItems(ctx context.Context, cl *clients, pf Preflight) (items []*item, problems []*ObjectProblem, createdNS map[string]bool, err error) {
+	req := pf.Request
 	problem := func(it *item, msg string, err error) {
 		problems[it.index] = &ObjectProblem{Object: it.display, Source: it.source, Message: msg, Err: err}
 	}
@@ -447,7 +446,7 @@ func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items
 	}
 
 	n := len(req.Objects)
-	all := append(append(make([]*unstructured.Unstructured, 0, n+len(req.Jobs)), req.Objects...), req.Jobs...)
+	all := append(append(make([]*unstructured.Unstructured, 0, n+len(pf.Jobs)), req.Objects...), pf.Jobs...)
 	problems = make([]*ObjectProblem, len(all))
 	items = make([]*item, len(all))
 	for i, o := range all {
@@ -455,8 +454,8 @@ func (a *Applier) mapItems(ctx context.Context, cl *clients, req Request) (items
 		switch {
 		case !it.job && i < len(req.Sources):
 			it.source = req.Sources[i]
-		case it.job && i-n < len(req.JobSources):
-			it.source = req.JobSources[i-n]
+		case it.job && i-n < len(pf.JobSources):
+			it.source = pf.JobSources[i-n]
 		}
 		items[i] = it
 		it.display = display(it.obj)
@@ -627,16 +626,22 @@ func display(o *unstructured.Unstructured) string {
 // req.DryRun == DryRunServer or DryRunClient nothing is applied after validation and every
 // Action is Validated.
 //
-// With req.ApplySet set, every object is applied with the ApplySet member label
-// applyset.kubernetes.io/part-of=<ID> (KEP-3659); the parent itself is written by
-// BeginApplySet, which must have succeeded before, and is not checked again here.
+// With tx set, every object is applied as a member of tx's ApplySet, with the label
+// applyset.kubernetes.io/part-of=<ID> (KEP-3659); the first Apply of tx writes the parent
+// before anything else (see Transaction). A nil tx applies without an inventory.
 //
 // Errors: *ValidationError, *ClusterError, *ConflictError (a conflict that appeared after
 // validation), or an error naming the object; on an error after the first change, Result
 // lists the objects applied so far.
-func (a *Applier) Apply(ctx context.Context, req Request) (Result, error) {
-	req.Jobs, req.JobSources = nil, nil
-	cl, items, err := a.validate(ctx, req, false)
+func (a *Applier) Apply(ctx context.Context, tx *Transaction, req Request) (Result, error) {
+	if tx != nil {
+		set := tx.ApplySet()
+		req.ApplySet = &set
+		if err := a.ensureBegun(ctx, tx); err != nil {
+			return Result{}, err
+		}
+	}
+	cl, items, err := a.validate(ctx, Preflight{Request: req}, false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -658,7 +663,7 @@ func (a *Applier) Apply(ctx context.Context, req Request) (Result, error) {
 			crds = nil
 		}
 		var r ObjectResult
-		if _, err := a.applyObject(ctx, cl, it, it.obj, req.ForceConflicts, false, &r); err != nil {
+		if _, err := a.applyObject(ctx, cl, tx, it, it.obj, req.ForceConflicts, false, &r); err != nil {
 			return res, err
 		}
 		res.Objects = append(res.Objects, r)
@@ -708,7 +713,7 @@ func objectResult(o *unstructured.Unstructured, action Action, rv string) Object
 // run) and returns what the server answered: the stored object, or for a dry run the object
 // an apply would store. When out is not nil it is filled with the result; for a real apply
 // the object is read first to tell created/configured/unchanged apart.
-func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *unstructured.Unstructured, force, dryRun bool, out *ObjectResult) (*unstructured.Unstructured, error) {
+func (a *Applier) applyObject(ctx context.Context, cl *clients, tx *Transaction, it *item, obj *unstructured.Unstructured, force, dryRun bool, out *ObjectResult) (*unstructured.Unstructured, error) {
 	r := cl.dyn.Resource(it.mapping.Resource)
 	var ri dynamic.ResourceInterface = r
 	if it.mapping.Scope.Name() == meta.RESTScopeNameNamespace {
@@ -748,8 +753,8 @@ func (a *Applier) applyObject(ctx context.Context, cl *clients, it *item, obj *u
 	after := got.GetResourceVersion()
 	action := Configured
 	switch {
-	case !existed, it.mapping.GroupVersionKind.GroupKind() == gkNamespace && a.takeBegunNamespace(obj.GetName()):
-		// A Namespace BeginApplySet created to hold the parent was created by this deploy.
+	case !existed, it.mapping.GroupVersionKind.GroupKind() == gkNamespace && tx.takeCreatedNamespace(obj.GetName()):
+		// A Namespace the transaction's begin created to hold the parent was created by this deploy.
 		action = Created
 	case before == after:
 		action = Unchanged

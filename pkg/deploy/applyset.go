@@ -308,7 +308,7 @@ func (a *Applier) writeParent(ctx context.Context, cl *clients, s ApplySet, inv 
 	return nil
 }
 
-// BeginApplySet writes the parent of req.ApplySet before any member is applied (kubectl's
+// beginApplySet writes the parent of t's ApplySet before any member is applied (kubectl's
 // ApplySet.BeforeApply): it lists the union of the group-kinds and namespaces it lists already
 // and those of req.Objects (all the objects the deploy will apply, across its steps), so that a
 // deploy interrupted at any point leaves no member the inventory does not know. When nothing is
@@ -320,10 +320,8 @@ func (a *Applier) writeParent(ctx context.Context, cl *clients, s ApplySet, inv 
 // With req.DryRun DryRunServer or DryRunClient nothing is written (Validate has checked the
 // parent). Errors: *ParentError (the parent is not devtool's), *ValidationError (an object
 // cannot be mapped; Validate reports the same), *ClusterError, or the API error.
-func (a *Applier) BeginApplySet(ctx context.Context, req Request) error {
-	if req.ApplySet == nil {
-		return errors.New("deploy.BeginApplySet: Request.ApplySet is nil")
-	}
+func (a *Applier) beginApplySet(ctx context.Context, t *Transaction) error {
+	req := t.begin
 	if req.DryRun == DryRunServer || req.DryRun == DryRunClient {
 		return nil
 	}
@@ -332,8 +330,7 @@ func (a *Applier) BeginApplySet(ctx context.Context, req Request) error {
 	if err != nil {
 		return err
 	}
-	req.Jobs, req.JobSources = nil, nil
-	items, problems, _, err := a.mapItems(ctx, cl, req)
+	items, problems, _, err := a.mapItems(ctx, cl, Preflight{Request: req})
 	if err != nil {
 		return err
 	}
@@ -366,28 +363,14 @@ func (a *Applier) BeginApplySet(ctx context.Context, req Request) error {
 			return fmt.Errorf("writing the inventory %s: namespace %q does not exist", set, ns)
 		}
 		var r ObjectResult
-		if _, err := a.applyObject(ctx, cl, nsItem, nsItem.obj, req.ForceConflicts, false, &r); err != nil {
+		if _, err := a.applyObject(ctx, cl, nil, nsItem, nsItem.obj, req.ForceConflicts, false, &r); err != nil {
 			return err
 		}
 		if r.Action == Created {
-			a.mu.Lock()
-			if a.begunNS == nil {
-				a.begunNS = map[string]bool{}
-			}
-			a.begunNS[ns] = true
-			a.mu.Unlock()
+			t.markCreatedNamespace(ns)
 		}
 	}
 	return a.writeParent(ctx, cl, set, cur.union(inventoryOf(items)))
-}
-
-// takeBegunNamespace reports whether BeginApplySet created Namespace name and forgets it.
-func (a *Applier) takeBegunNamespace(name string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	ok := a.begunNS[name]
-	delete(a.begunNS, name)
-	return ok
 }
 
 // member is one object of an ApplySet found in the cluster.
@@ -521,8 +504,8 @@ type objectKey struct {
 	name      string
 }
 
-// FinishApplySet ends a deploy whose every apply (with Request.ApplySet = set) succeeded.
-// applied are the ObjectResults of all of them.
+// Commit ends the transaction tx of a deploy whose every Apply succeeded (its dry-run mode is
+// tx's). applied are the ObjectResults of all of them.
 //
 // Without prune it does nothing: members that left the deploy stay, and the parent keeps
 // listing their group-kinds and namespaces so that a later prune or undeploy finds them
@@ -539,7 +522,8 @@ type objectKey struct {
 // With DryRunServer the deletes are sent as dry runs and the parent is not changed; with
 // DryRunClient nothing is sent at all (no prune candidates are listed). The result lists the
 // pruned objects (Action Pruned, or WouldPrune in a server dry run).
-func (a *Applier) FinishApplySet(ctx context.Context, set ApplySet, applied []ObjectResult, prune bool, dryRun DryRun) ([]ObjectResult, error) {
+func (a *Applier) Commit(ctx context.Context, tx *Transaction, applied []ObjectResult, prune bool) ([]ObjectResult, error) {
+	set, dryRun := tx.ApplySet(), tx.begin.DryRun
 	if !prune || dryRun == DryRunClient {
 		return nil, nil
 	}
@@ -624,7 +608,7 @@ func (a *Applier) checkPrunable(cl *clients, stale []member, applied []ObjectRes
 	return nil
 }
 
-// Undeploy deletes everything set holds: every member (found as listMembers does, from what
+// Undeploy deletes everything req.ApplySet holds: every member (found as listMembers does, from what
 // the parent lists) — namespaced objects first, then cluster-scoped ones, Namespaces and
 // CustomResourceDefinitions last, with propagationPolicy Background — and then the parent.
 // Objects already gone are skipped, so Undeploy can be repeated after a failure. The result
@@ -634,7 +618,8 @@ func (a *Applier) checkPrunable(cl *clients, stale []member, applied []ObjectRes
 // way nothing is deleted. Errors: ErrNotDeployed (wrapped) when the parent does not exist,
 // *ParentError when it is not devtool's, *ClusterError, or the API error (the result then
 // lists what was deleted so far; the parent is kept so that a retry finds the rest).
-func (a *Applier) Undeploy(ctx context.Context, set ApplySet, dryRun DryRun) ([]ObjectResult, error) {
+func (a *Applier) Undeploy(ctx context.Context, req UndeployRequest) ([]ObjectResult, error) {
+	set, dryRun := req.ApplySet, req.DryRun
 	cl, err := a.clients(ctx)
 	if err != nil {
 		return nil, err

@@ -38,14 +38,8 @@ type Request struct {
 	DryRun DryRun
 	// ApplySet, when set, makes the objects members of that ApplySet (devtool's inventory,
 	// KEP-3659): Validate also checks its parent, Apply labels every object
-	// applyset.kubernetes.io/part-of=<ID>, and BeginApplySet writes the parent.
+	// applyset.kubernetes.io/part-of=<ID>, and a Transaction writes the parent.
 	ApplySet *ApplySet
-	// Jobs are batch/v1 Jobs that the deploy will run to completion with RunJob (exec
-	// commands), not apply: Validate checks them with the objects (see Validate); they are
-	// never members of the ApplySet. Apply, BeginApplySet and Diff ignore them. JobSources
-	// names where each was written, as Sources does for Objects.
-	Jobs       []*unstructured.Unstructured
-	JobSources []string
 }
 
 // Action is what an apply did to one object.
@@ -59,7 +53,7 @@ const (
 	Validated  Action = "validated" // dry runs
 
 	// Pruned: deleted by `deploy --prune`, a member of the ApplySet that this deploy did not
-	// apply (FinishApplySet).
+	// apply (Transaction commit).
 	Pruned Action = "pruned"
 	// Deleted: deleted by undeploy (Undeploy).
 	Deleted Action = "deleted"

@@ -80,7 +80,7 @@ const (
 //     Action Created and its Note says so.
 //
 // With prune, the members of the ApplySet that req does not hold — what `deploy --prune`
-// would delete (FinishApplySet) — follow, with Action Pruned and no MERGED side (kubectl diff
+// would delete (Commit) — follow, with Action Pruned and no MERGED side (kubectl diff
 // --prune). An inventory that does not exist yet has no members.
 //
 // Before comparing, both sides are masked (maskForDiff): metadata.managedFields (kubectl diff
@@ -93,10 +93,10 @@ const (
 //
 // Errors: *ValidationError, *ClusterError, ctx.Err(), or an error naming the object or the
 // inventory whose reading failed.
-func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDiff, error) {
+func (a *Applier) Diff(ctx context.Context, dr DiffRequest) ([]ObjectDiff, error) {
+	req, prune := dr.Request, dr.Prune
 	req.DryRun = DryRunServer
-	req.Jobs, req.JobSources = nil, nil
-	cl, all, err := a.validate(ctx, req, true)
+	cl, all, err := a.validate(ctx, Preflight{Request: req}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +156,8 @@ func (a *Applier) Diff(ctx context.Context, req Request, prune bool) ([]ObjectDi
 }
 
 // diffPrune returns the ObjectDiffs of the members of set that items do not hold: what
-// FinishApplySet would delete after a deploy of items (it lists them from the parent widened
-// by BeginApplySet, so from what the parent lists plus the group-kinds and namespaces of
+// Commit would delete after a deploy of items (it lists them from the parent widened
+// by the transaction begin, so from what the parent lists plus the group-kinds and namespaces of
 // items), in deleteRank order.
 func (a *Applier) diffPrune(ctx context.Context, cl *clients, set ApplySet, items []*item) ([]ObjectDiff, error) {
 	cur, exists, err := readParent(ctx, cl, set)

@@ -151,7 +151,7 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 	if err != nil {
 		return res, err
 	}
-	items, problems, _, err := a.mapItems(ctx, cl, Request{Jobs: []*unstructured.Unstructured{req.Job}, JobSources: []string{req.Source}, Namespace: req.Namespace})
+	items, problems, _, err := a.mapItems(ctx, cl, Preflight{Request: Request{Namespace: req.Namespace}, Jobs: []*unstructured.Unstructured{req.Job}, JobSources: []string{req.Source}})
 	if err != nil {
 		return res, err
 	}
@@ -166,7 +166,7 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 		return res, err
 	}
 	var applied ObjectResult
-	if _, err := a.applyObject(ctx, cl, it, it.obj, true, false, &applied); err != nil {
+	if _, err := a.applyObject(ctx, cl, nil, it, it.obj, true, false, &applied); err != nil {
 		if ctx.Err() != nil {
 			// The apply may have reached the server: do not leave the command running.
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobDeleteTimeout)
