@@ -17,7 +17,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Main(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, cli.OSGetenv)
 	stop()
-	if err != nil && !errors.Is(err, cli.ErrDifferences) {
+	switch {
+	case err == nil, errors.Is(err, cli.ErrDifferences):
+	case errors.Is(err, context.Canceled):
+		// One line: what was interrupted is in the progress above; the rest did not run.
+		fmt.Fprintln(os.Stderr, "cancelled: devtool stopped what it was doing; steps not started did not run")
+	default:
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}
 	_, code := cli.Classify(err)

@@ -1,8 +1,14 @@
 // Package build turns a build request (build context, Dockerfile, build args, target repository)
 // into an image in a registry. One small interface (seed 002, "builder backend"); concrete
-// backends live in sub-packages (native, engine) and are chosen only in pkg/cli. Features that
-// apply to every backend, such as input-digest tags and skipping builds whose tag the registry
-// already has, are decorators (Cached), after ko's build.Caching and skaffold's build cache.
+// backends live in sub-packages (native, engine) and are chosen only in pkg/cli, either
+// directly (--builder native) or per request by Auto from candidates pkg/cli lists. Features
+// that apply to every backend, such as input-digest tags and skipping builds whose tag the
+// registry already has, are decorators (Cached), after ko's build.Caching and skaffold's
+// build cache. Optional abilities are one-method interfaces found by type assertion
+// (Configured, Resolver, Explainer).
+//
+// build and its backends read no environment variables: pkg/cli turns flags and the
+// environment into values (RegistryPolicy, engine options) and passes them in.
 //
 // build never imports pkg/devfile: pkg/run translates devfile image components into Requests.
 package build
@@ -20,8 +26,11 @@ type Request struct {
 	ContextDir string
 	// Dockerfile is the absolute path of the Dockerfile (it may lie outside ContextDir).
 	Dockerfile string
-	// Args are build arguments (Dockerfile ARG), in the order given: "KEY=VALUE" or "KEY"
-	// (docker semantics: KEY alone takes the value from the environment).
+	// Args are build arguments (Dockerfile ARG), in the order given, the last winning for a
+	// repeated KEY: "KEY=VALUE", or "KEY" alone, which leaves KEY unset (its ARG default
+	// applies). Unlike `docker build --build-arg KEY`, no backend reads the environment:
+	// pkg/run resolves values (devfile variables, --var, --build-arg-env) into KEY=VALUE, so
+	// the same Request builds the same image on every machine.
 	Args []string
 	// Repository is the target repository without tag or digest, e.g. "127.0.0.1:5000/app".
 	Repository string

@@ -11,7 +11,6 @@ import (
 	"hash"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"path"
@@ -34,49 +33,6 @@ import (
 // `kubectl get pods -o wide`). The tag has no prefix, like ko's and skaffold's inputDigest tags.
 const InputTagLen = 16
 
-// EnvInsecureRegistries names the environment variable that lists extra registries to reach
-// over plain HTTP or HTTPS without certificate verification: comma-separated hosts, each
-// "host" (any port) or "host:port". Loopback registries (localhost, 127.0.0.0/8, ::1) are
-// always insecure. Read by RemoteRegistry and by the engine backends (pkg/build/engine), which
-// pass --tls-verify=false for such registries.
-const EnvInsecureRegistries = "DEVTOOL_INSECURE_REGISTRIES"
-
-// InsecureRegistry reports whether host ("host", "host:port", "[::1]:5000") is a registry
-// devtool talks to without TLS verification: a loopback host, or one listed in
-// DEVTOOL_INSECURE_REGISTRIES (read on every call).
-func InsecureRegistry(host string) bool {
-	hostname := registryHostname(host)
-	if hostname == "localhost" {
-		return true
-	}
-	if ip := net.ParseIP(hostname); ip != nil && ip.IsLoopback() {
-		return true
-	}
-	for _, h := range strings.Split(os.Getenv(EnvInsecureRegistries), ",") {
-		h = strings.TrimSpace(h)
-		if h == "" {
-			continue
-		}
-		if strings.EqualFold(h, host) || (!hasPort(h) && strings.EqualFold(registryHostname(h), hostname)) {
-			return true
-		}
-	}
-	return false
-}
-
-// registryHostname strips the port (and IPv6 brackets) from a registry host.
-func registryHostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		return h
-	}
-	return strings.Trim(host, "[]")
-}
-
-func hasPort(host string) bool {
-	_, _, err := net.SplitHostPort(host)
-	return err == nil
-}
-
 // InputDigest returns the hex SHA-256 of everything that determines the image a Request
 // builds, so that equal digests mean "this exact build already happened":
 //
@@ -85,8 +41,8 @@ func hasPort(host string) bool {
 //     from the same inputs (design.md §4),
 //   - the Dockerfile's bytes (wherever it lies),
 //   - the build arguments, by name in sorted order, the last one winning for a repeated name;
-//     "KEY" alone takes its value from the environment like `docker build --build-arg KEY`, and
-//     an unset variable counts as "unset", distinct from empty,
+//     "KEY" alone leaves KEY unset, the same as not giving it and distinct from "KEY=" (empty);
+//     the environment is not read (Request.Args),
 //   - the platforms, sorted and deduplicated; with none, the host's architecture, which is the
 //     platform every backend then builds for (a tag made on an arm64 laptop must not be reused
 //     by an amd64 CI runner),
@@ -135,16 +91,10 @@ func inputDigest(ctx context.Context, req Request, builder, host string) (string
 
 	args := map[string]string{}
 	for _, a := range req.Args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			if ev, set := os.LookupEnv(k); set {
-				v, ok = ev, true
-			}
-		}
-		if ok {
+		if k, v, ok := strings.Cut(a, "="); ok {
 			args[k] = "=" + v
 		} else {
-			args[k] = "unset"
+			delete(args, a) // unset, as every backend treats it
 		}
 	}
 	keys := make([]string, 0, len(args))
@@ -378,15 +328,17 @@ type Registry interface {
 // RemoteRegistry returns the Registry that asks the registry itself, with a manifest HEAD
 // request (go-containerregistry remote.Head). Credentials come from the docker config
 // (~/.docker/config.json, credential helpers: authn.DefaultKeychain). Registries for which
-// InsecureRegistry holds (loopback, DEVTOOL_INSECURE_REGISTRIES) are reached over plain HTTP,
-// or HTTPS without certificate verification.
+// p.IsInsecure holds (loopback, p.Insecure) are reached over plain HTTP, or HTTPS without
+// certificate verification; plain HTTP to any other registry is refused (HTTPSOnly).
 //
 // Errors name the registry host and say to check that it is reachable.
-func RemoteRegistry() Registry { return remoteRegistry{} }
+func RemoteRegistry(p RegistryPolicy) Registry { return remoteRegistry{policy: p} }
 
-type remoteRegistry struct{}
+type remoteRegistry struct {
+	policy RegistryPolicy
+}
 
-func (remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, error) {
+func (rr remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return "", false, fmt.Errorf("parsing image reference %q: %w", ref, err)
@@ -394,7 +346,7 @@ func (remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, err
 	host := r.Context().RegistryStr()
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	var tr http.RoundTripper = remote.DefaultTransport
-	if InsecureRegistry(host) {
+	if rr.policy.IsInsecure(host) {
 		if r, err = name.ParseReference(ref, name.Insecure); err != nil {
 			return "", false, fmt.Errorf("parsing image reference %q: %w", ref, err)
 		}
@@ -403,8 +355,8 @@ func (remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, err
 		tr = t
 	}
 	// ggcr also falls back to plain HTTP for RFC 1918 addresses and *.local hosts; only the
-	// registries InsecureRegistry names may be reached without TLS.
-	opts = append(opts, remote.WithTransport(HTTPSOnly(tr, InsecureRegistry)))
+	// registries the policy names may be reached without TLS.
+	opts = append(opts, remote.WithTransport(HTTPSOnly(tr, rr.policy.IsInsecure)))
 	desc, err := remote.Head(r, opts...)
 	if err != nil {
 		if notFound(err) {
@@ -437,7 +389,7 @@ func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			r.Body.Close()
 		}
-		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or listed in %s", r.URL.Host, EnvInsecureRegistries)
+		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or marked insecure (list it in %s)", r.URL.Host, EnvInsecureRegistries)
 	}
 	return t.rt.RoundTrip(r)
 }
@@ -471,8 +423,10 @@ func notFound(err error) bool {
 //     and a line "cached: repo:tag@digest (…)" goes to log. Otherwise inner builds and pushes.
 //   - Without Push the registry is never contacted (offline builds and renders); inner builds.
 //
-// The input digest covers inner.Name() and, when inner is Configured, its Config. The walk of
-// the build context stops when ctx is cancelled.
+// The input digest covers inner.Name() and, when inner is Configured, its Config (for Auto:
+// "auto" and every candidate's settings, not whichever backend it picks). The walk of the
+// build context stops when ctx is cancelled. The result is a Resolver and an Explainer (it
+// forwards Explain to inner).
 //
 // Errors: the input digest cannot be computed (unreadable Dockerfile or context), or reg
 // fails (unreachable, unauthorized) — a registry error is returned rather than building
@@ -505,6 +459,12 @@ func digestBuilder(b Builder) string {
 		}
 	}
 	return n
+}
+
+// Explain implements Explainer: the inner builder's explanation (Explain), so that
+// Cached(Auto(…)) says which backend Auto will pick.
+func (c *cached) Explain(ctx context.Context, req Request) (string, error) {
+	return Explain(ctx, c.inner, req)
 }
 
 // Resolver is an optional ability of a Builder (Cached has it): say which image a Build of req

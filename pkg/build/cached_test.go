@@ -122,8 +122,9 @@ func TestInputDigest(t *testing.T) {
 		}},
 		{name: "build arg value", change: func(t *testing.T, r *build.Request) { r.Args = []string{"A=2", "FROM_ENV"} }},
 		{name: "build arg added", change: func(t *testing.T, r *build.Request) { r.Args = append(r.Args, "B=1") }},
-		{name: "KEY arg from environment", change: func(t *testing.T, r *build.Request) { t.Setenv("FROM_ENV", "other") }},
-		{name: "KEY arg empty in environment", change: func(t *testing.T, r *build.Request) { t.Setenv("FROM_ENV", "") }},
+		{name: "KEY arg given a value", change: func(t *testing.T, r *build.Request) { r.Args = []string{"A=1", "FROM_ENV=env-value"} }},
+		{name: "KEY arg given an empty value", change: func(t *testing.T, r *build.Request) { r.Args = []string{"A=1", "FROM_ENV="} }},
+		{name: "KEY arg unsets an earlier value", change: func(t *testing.T, r *build.Request) { r.Args = []string{"A=1", "FROM_ENV", "A"} }},
 		{name: "repeated arg: last wins", change: func(t *testing.T, r *build.Request) { r.Args = []string{"A=1", "FROM_ENV", "A=3"} }},
 		{name: "platform", change: func(t *testing.T, r *build.Request) { r.Platforms = []string{"linux/arm64"} }},
 		{name: "no platform", change: func(t *testing.T, r *build.Request) { r.Platforms = nil }},
@@ -140,6 +141,11 @@ func TestInputDigest(t *testing.T) {
 			}
 		}},
 		{name: "arg order", same: true, change: func(t *testing.T, r *build.Request) { r.Args = []string{"FROM_ENV", "A=1"} }},
+		// A bare KEY is unset: the environment is not read, and it is the same as no KEY.
+		{name: "KEY arg: environment changed", same: true, change: func(t *testing.T, r *build.Request) { t.Setenv("FROM_ENV", "other") }},
+		{name: "KEY arg: environment empty", same: true, change: func(t *testing.T, r *build.Request) { t.Setenv("FROM_ENV", "") }},
+		{name: "KEY arg: environment unset", same: true, change: func(t *testing.T, r *build.Request) { os.Unsetenv("FROM_ENV") }},
+		{name: "KEY arg left out", same: true, change: func(t *testing.T, r *build.Request) { r.Args = []string{"A=1"} }},
 		{name: "platform order and duplicates", same: true, change: func(t *testing.T, r *build.Request) {
 			r.Platforms = []string{"linux/amd64", "linux/amd64"}
 		}},
@@ -170,13 +176,12 @@ func TestInputDigest(t *testing.T) {
 			t.Errorf("digest for builder native = buildah's %s, want different", got)
 		}
 	})
-	t.Run("KEY arg unset", func(t *testing.T) {
+	t.Run("KEY arg unset, not empty", func(t *testing.T) {
 		req := newContext(t)
-		os.Unsetenv("FROM_ENV") // t.Setenv above restores it
 		unset := digestOf(t, req, "buildah")
-		t.Setenv("FROM_ENV", "")
+		req.Args = []string{"A=1", "FROM_ENV="}
 		if empty := digestOf(t, req, "buildah"); empty == unset {
-			t.Errorf("unset and empty FROM_ENV give the same digest %s", empty)
+			t.Errorf("FROM_ENV unset and FROM_ENV= give the same digest %s", empty)
 		}
 	})
 }
@@ -295,7 +300,7 @@ func TestCachedReusesWhatTheRegistryHas(t *testing.T) {
 	ctx := context.Background()
 	host := testenv.StartRegistry(t)
 	inner := &pushingBuilder{}
-	b := build.Cached(inner, build.RemoteRegistry())
+	b := build.Cached(inner, build.RemoteRegistry(build.RegistryPolicy{}))
 	if b.Name() != "pushing" {
 		t.Errorf("Name() = %q, want the inner builder's", b.Name())
 	}
@@ -347,7 +352,7 @@ func TestCachedReusesWhatTheRegistryHas(t *testing.T) {
 func TestCachedExplicitTagAlwaysBuilds(t *testing.T) {
 	host := testenv.StartRegistry(t)
 	inner := &pushingBuilder{}
-	b := build.Cached(inner, build.RemoteRegistry())
+	b := build.Cached(inner, build.RemoteRegistry(build.RegistryPolicy{}))
 	req := newContext(t)
 	req.Repository, req.Tag, req.Push = host+"/app", "v1", true
 	for i := range 2 {
@@ -372,7 +377,7 @@ func TestCachedWithoutPushNeverContactsRegistry(t *testing.T) {
 
 	t.Run("remote", func(t *testing.T) {
 		inner := &pushingBuilder{}
-		res, err := build.Cached(inner, build.RemoteRegistry()).Build(context.Background(), req, io.Discard)
+		res, err := build.Cached(inner, build.RemoteRegistry(build.RegistryPolicy{})).Build(context.Background(), req, io.Discard)
 		if err != nil {
 			t.Fatalf("Build: %v", err)
 		}
@@ -414,7 +419,7 @@ func TestCachedUnreachableRegistryIsAnError(t *testing.T) {
 	inner := &pushingBuilder{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, err := build.Cached(inner, build.RemoteRegistry()).Build(ctx, req, io.Discard)
+	_, err := build.Cached(inner, build.RemoteRegistry(build.RegistryPolicy{})).Build(ctx, req, io.Discard)
 	if err == nil {
 		t.Fatal("Build succeeded, want an error for the unreachable registry")
 	}
@@ -459,7 +464,7 @@ func TestRemoteRegistryDigest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := build.RemoteRegistry()
+	reg := build.RemoteRegistry(build.RegistryPolicy{})
 	tests := []struct {
 		ref       string
 		wantFound bool
@@ -487,8 +492,8 @@ func TestRemoteRegistryDigest(t *testing.T) {
 	})
 }
 
-func TestInsecureRegistry(t *testing.T) {
-	t.Setenv(build.EnvInsecureRegistries, " registry.lan , other.lan:5000,")
+func TestRegistryPolicy(t *testing.T) {
+	p := build.RegistryPolicy{Insecure: build.ParseRegistryList(" registry.lan , other.lan:5000,")}
 	tests := map[string]bool{
 		"127.0.0.1:5000":     true,
 		"127.0.0.1":          true,
@@ -509,10 +514,38 @@ func TestInsecureRegistry(t *testing.T) {
 		"notregistry.lan":    false,
 		"registry.lan.evil":  false,
 		"[2001:db8::1]:5000": false,
+		"REGISTRY.LAN:5000":  true, // host names are case-insensitive
 	}
 	for host, want := range tests {
-		if got := build.InsecureRegistry(host); got != want {
-			t.Errorf("InsecureRegistry(%q) = %v, want %v", host, got, want)
+		if got := p.IsInsecure(host); got != want {
+			t.Errorf("IsInsecure(%q) = %v, want %v", host, got, want)
+		}
+	}
+	t.Run("zero policy: loopback only", func(t *testing.T) {
+		t.Setenv(build.EnvInsecureRegistries, "registry.lan") // the environment is not read
+		var zero build.RegistryPolicy
+		for host, want := range map[string]bool{"127.0.0.1:5000": true, "localhost": true, "[::1]:5000": true, "registry.lan": false} {
+			if got := zero.IsInsecure(host); got != want {
+				t.Errorf("IsInsecure(%q) = %v, want %v", host, got, want)
+			}
+		}
+	})
+}
+
+func TestParseRegistryList(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{" , ,", nil},
+		{"registry.lan", []string{"registry.lan"}},
+		{" registry.lan , other.lan:5000,", []string{"registry.lan", "other.lan:5000"}},
+		{"a,,b ,[::2]:5000", []string{"a", "b", "[::2]:5000"}},
+	}
+	for _, tc := range tests {
+		if diff := cmp.Diff(tc.want, build.ParseRegistryList(tc.in)); diff != "" {
+			t.Errorf("ParseRegistryList(%q) (-want +got):\n%s", tc.in, diff)
 		}
 	}
 }
@@ -678,7 +711,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestHTTPSOnly: ggcr falls back to plain HTTP for RFC 1918 and *.local registries; only
 // registries marked insecure may be reached that way.
 func TestHTTPSOnly(t *testing.T) {
-	t.Setenv(build.EnvInsecureRegistries, "registry.lan")
+	p := build.RegistryPolicy{Insecure: []string{"registry.lan"}}
 	tests := map[string]bool{
 		"http://127.0.0.1:5000/v2/":     true,
 		"http://localhost:5000/v2/":     true,
@@ -691,7 +724,7 @@ func TestHTTPSOnly(t *testing.T) {
 	}
 	for url, want := range tests {
 		inner := &countingTransport{}
-		rt := build.HTTPSOnly(inner, build.InsecureRegistry)
+		rt := build.HTTPSOnly(inner, p.IsInsecure)
 		req, err := http.NewRequest(http.MethodGet, url, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -713,7 +746,7 @@ func TestCachedResolve(t *testing.T) {
 	ctx := context.Background()
 	host := testenv.StartRegistry(t)
 	inner := &pushingBuilder{}
-	b := build.Cached(inner, build.RemoteRegistry())
+	b := build.Cached(inner, build.RemoteRegistry(build.RegistryPolicy{}))
 	rv, ok := b.(build.Resolver)
 	if !ok {
 		t.Fatal("Cached does not implement build.Resolver")

@@ -1,44 +1,71 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/build/engine"
 	"github.com/devtool/devtool/pkg/build/native"
-	"github.com/devtool/devtool/pkg/run"
 )
 
-// chooser returns the run.ChooseBuilder for --builder. Every backend is wrapped in build.Cached
-// (input-digest tags, skip when the registry already has the tag).
+// builders is the one table of --builder values: each makes the backend (pkg/cli is the only
+// place backends are chosen, design.md §6). Every backend is wrapped in build.Cached
+// (input-digest tags, skip when the registry already has the tag) by newBuilder.
 //
 // auto follows seed 002's GetBackend: native when the Dockerfile needs nothing native lacks
-// (no RUN, one stage), else the first of podman, docker, buildah on PATH.
-func chooser(flag string, g *globals) (run.ChooseBuilder, error) {
-	reg := build.RemoteRegistry()
-	cached := func(b build.Builder) build.Builder { return build.Cached(b, reg) }
-	engines := []engine.Kind{engine.Podman, engine.Docker, engine.Buildah}
-	switch flag {
-	case "native":
-		b := cached(native.New())
-		return func(build.Request, []byte) (build.Builder, string, error) { return b, "--builder native", nil }, nil
-	case "podman", "docker", "buildah":
-		b := cached(engine.New(engine.Kind(flag)))
-		return func(build.Request, []byte) (build.Builder, string, error) { return b, "--builder " + flag, nil }, nil
-	case "auto":
-		nb := cached(native.New())
-		return func(req build.Request, dockerfile []byte) (build.Builder, string, error) {
-			ok, reason := native.Supports(dockerfile)
-			if ok {
-				return nb, "native: in-process, the Dockerfile needs no RUN", nil
-			}
-			for _, k := range engines {
-				if engine.Available(k) {
-					return cached(engine.New(k)), fmt.Sprintf("%s: %s", k, reason), nil
-				}
-			}
-			return nil, "", fmt.Errorf("the Dockerfile %s needs a container engine (%s) and none of podman, docker or buildah is installed; install one, or remove RUN instructions so the native builder applies", req.Dockerfile, reason)
-		}, nil
+// (no RUN, one stage), else the first of podman, docker, buildah that works here. Its input
+// digest names "auto", not the engine it found (installing podman rebuilds nothing).
+var builders = map[string]func(s builderSettings) build.Builder{
+	"auto": func(s builderSettings) build.Builder {
+		cands := []build.Candidate{{Builder: s.native(), Accepts: native.Supports}}
+		for _, k := range []engine.Kind{engine.Podman, engine.Docker, engine.Buildah} {
+			opts := s.engineOptions(k)
+			cands = append(cands, build.Candidate{Builder: engine.New(k, opts...), Available: func(ctx context.Context) bool { return engine.Available(ctx, k, opts...) }})
+		}
+		return build.Auto(cands...)
+	},
+	"native":  func(s builderSettings) build.Builder { return s.native() },
+	"podman":  func(s builderSettings) build.Builder { return engine.New(engine.Podman, s.engineOptions(engine.Podman)...) },
+	"docker":  func(s builderSettings) build.Builder { return engine.New(engine.Docker, s.engineOptions(engine.Docker)...) },
+	"buildah": func(s builderSettings) build.Builder { return engine.New(engine.Buildah, s.engineOptions(engine.Buildah)...) },
+}
+
+// builderSettings are the settings every backend gets, read from the environment here and
+// nowhere else: the registry policy (DEVTOOL_INSECURE_REGISTRIES) and the engines' odo
+// variables (PODMAN_CMD, DOCKER_CMD, ODO_IMAGE_BUILD_ARGS, BUILDAH_ISOLATION).
+type builderSettings struct {
+	policy build.RegistryPolicy
+	getenv func(string) (string, bool)
+}
+
+func (s builderSettings) native() build.Builder {
+	return native.New(native.WithRegistryPolicy(s.policy))
+}
+
+func (s builderSettings) engineOptions(k engine.Kind) []engine.Option {
+	return append(engine.EnvOptions(k, s.getenv), engine.WithRegistryPolicy(s.policy))
+}
+
+// registryPolicy is the registry policy of this invocation.
+func (g *globals) registryPolicy() build.RegistryPolicy {
+	v, _ := g.getenv(build.EnvInsecureRegistries)
+	return build.RegistryPolicy{Insecure: build.ParseRegistryList(v)}
+}
+
+// newBuilder returns the builder --builder names, wrapped in build.Cached.
+func newBuilder(flag string, g *globals) (build.Builder, error) {
+	mk, ok := builders[flag]
+	if !ok {
+		names := make([]string, 0, len(builders))
+		for n := range builders {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, &UsageError{Err: fmt.Errorf("--builder %q: must be one of %s", flag, strings.Join(names, ", "))}
 	}
-	return nil, &UsageError{Err: fmt.Errorf("--builder %q: must be auto, native, buildah, podman or docker", flag)}
+	policy := g.registryPolicy()
+	return build.Cached(mk(builderSettings{policy: policy, getenv: g.getenv}), build.RemoteRegistry(policy)), nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -19,7 +20,6 @@ import (
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 	"github.com/devtool/devtool/pkg/run"
-	"github.com/devtool/devtool/pkg/vars"
 )
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -172,13 +172,12 @@ func newRenderCommand(g *globals) *cobra.Command {
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			d, p, layers, err := g.loadPlan(cmd.Context(), command)
+			proj, p, err := g.loadPlan(cmd.Context(), command)
 			if err != nil {
 				return err
 			}
-			r := &run.Runner{}
-			rendered, warnings, err := r.Render(d, p, run.Options{Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry})
-			g.warn(warnings)
+			rendered, warnings, err := run.NewRender(&run.Configuration{Version: Version}).Run(cmd.Context(), proj, p)
+			g.warn(warnings, err)
 			if err != nil {
 				return err
 			}
@@ -216,7 +215,7 @@ type buildFlags struct {
 }
 
 func (b *buildFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&b.builder, "builder", "auto", "image builder: auto, native, buildah, podman or docker")
+	c.Flags().StringVar(&b.builder, "builder", "auto", "image builder: auto, native, buildah, podman or docker (auto: native when the Dockerfile has no RUN, else the first engine that works)")
 	c.Flags().StringVar(&b.tag, "tag", "", "tag for built images (default: a digest of the build inputs, which lets unchanged images skip the build)")
 	c.Flags().StringArrayVar(&b.platforms, "platform", nil, "target platform, e.g. linux/amd64 (repeatable)")
 }
@@ -233,21 +232,21 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			choose, err := chooser(bf.builder, g)
+			builder, err := newBuilder(bf.builder, g)
 			if err != nil {
 				return err
 			}
-			d, err := g.load(cmd.Context())
+			proj, err := g.project(cmd.Context())
 			if err != nil {
 				return err
 			}
-			layers, err := g.varLayers()
+			p, err := plan.CompileBuild(proj.Devfile, components)
 			if err != nil {
-				return err
+				return &run.InputError{Err: err}
 			}
-			r := &run.Runner{Choose: choose, Sink: g.sink()}
-			rep, err := r.Build(cmd.Context(), d, components, run.Options{Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Push: push, Tag: bf.tag, Platforms: bf.platforms})
-			g.warn(rep.Warnings)
+			a := run.NewBuild(&run.Configuration{Builder: builder, Sink: g.sink(), Version: Version})
+			a.Push, a.Tag, a.Platforms = push, bf.tag, bf.platforms
+			rep, err := a.Run(cmd.Context(), proj, p)
 			return g.finish(rep, err)
 		},
 	}
@@ -260,7 +259,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 func newDeployCommand(g *globals) *cobra.Command {
 	var bf buildFlags
 	var command, dryRun, imagesFile string
-	var force, prune bool
+	var force, adopt, prune bool
 	var wait, execTimeout time.Duration
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
@@ -287,11 +286,11 @@ func newDeployCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := in.runner.Deploy(cmd.Context(), in.d, in.p, run.Options{
-				Vars: in.layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: in.ns,
-				Push: true, Tag: bf.tag, Platforms: bf.platforms, DryRun: mode, ForceConflicts: force, Prebuilt: in.prebuilt,
-				Prune: prune, Version: Version, Wait: wait, ExecTimeout: execTimeout,
-			})
+			a := run.NewDeploy(in.cfg, in.applier)
+			a.Namespace, a.Tag, a.Platforms, a.DryRun = in.ns, bf.tag, bf.platforms, mode
+			a.ForceConflicts, a.Adopt, a.Prune, a.Prebuilt = force, adopt, prune, in.prebuilt
+			a.Wait, a.ExecTimeout = wait, execTimeout
+			rep, err := a.Run(cmd.Context(), in.proj, in.p)
 			return g.finish(rep, err)
 		},
 	}
@@ -300,6 +299,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, client (check locally) or server (server-side dry run; images are still built and pushed)")
 	c.Flags().StringVar(&imagesFile, "images", "", "use the images of a `devtool build --push -o json` report instead of building them (CI: build once, deploy many)")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "take ownership of fields other field managers own (server-side apply --force-conflicts)")
+	c.Flags().BoolVar(&adopt, "adopt", false, "take over objects that exist in the cluster but were not created by devtool for this devfile (without it, deploy refuses them before changing anything)")
 	c.Flags().BoolVar(&prune, "prune", false, "after a successful deploy, delete the objects earlier deploys of this devfile created that this one no longer applies (ApplySet inventory)")
 	c.Flags().DurationVar(&wait, "wait", 0, "after applying, wait until every object has rolled out (kstatus Current), at most this long; a bare --wait waits "+deploy.DefaultWaitTimeout.String()+" (give a duration as --wait=10m); on failure, show why (Pods, events)")
 	c.Flags().Lookup("wait").NoOptDefVal = deploy.DefaultWaitTimeout.String()
@@ -334,16 +334,17 @@ nothing to do (exit 0).`,
 			if err != nil {
 				return err
 			}
-			ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+			ns, err := kubeNamespace(kube)
 			if err != nil {
-				return fmt.Errorf("reading kubeconfig: %w", err)
+				return err
 			}
 			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
 			if err != nil {
 				return err
 			}
-			r := &run.Runner{Deployer: applier, Sink: g.sink()}
-			rep, err := r.Undeploy(cmd.Context(), d, run.Options{Namespace: ns, DryRun: mode, Version: Version})
+			a := run.NewUndeploy(&run.Configuration{Sink: g.sink(), Version: Version}, applier)
+			a.Namespace, a.DryRun = ns, mode
+			rep, err := a.Run(cmd.Context(), d)
 			return g.finish(rep, err)
 		},
 	}
@@ -418,6 +419,9 @@ func (g *globals) print(doc any) error {
 // Main writes one Error document instead, which carries the partial report (what was built
 // and applied before the failure), so stdout always holds exactly one document.
 func (g *globals) finish(rep *run.Report, err error) error {
+	if rep != nil {
+		g.warn(rep.Warnings, err)
+	}
 	if err != nil && g.output != "text" {
 		return &reportedError{err: err, report: rep}
 	}
@@ -491,22 +495,18 @@ func writeErrorDocument(w io.Writer, format string, err error) {
 	_ = enc.Encode(doc)
 }
 
-// loadPlan loads the devfile, compiles the deploy command (or command, when not empty) and
-// reads the --var-file/--var layers: what render and deploy start from.
-func (g *globals) loadPlan(ctx context.Context, command string) (*devfile.Devfile, *plan.Plan, []vars.Layer, error) {
-	d, err := g.load(ctx)
+// loadPlan loads the project (devfile, --var-file/--var layers, policies) and compiles the
+// deploy command (or command, when not empty): what render, diff and deploy start from.
+func (g *globals) loadPlan(ctx context.Context, command string) (run.Project, *plan.Plan, error) {
+	proj, err := g.project(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return run.Project{}, nil, err
 	}
-	p, err := plan.Compile(d, plan.Options{Command: command})
+	p, err := plan.Compile(proj.Devfile, plan.Options{Command: command})
 	if err != nil {
-		return nil, nil, nil, err
+		return run.Project{}, nil, err
 	}
-	layers, err := g.varLayers()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return d, p, layers, nil
+	return proj, p, nil
 }
 
 // readImages reads deploy --images: a BuildReport (or DeployReport) JSON document as written by
@@ -527,36 +527,69 @@ func readImages(path string) (map[string]build.Result, error) {
 		return nil, &run.InputError{Err: fmt.Errorf("--images %s: apiVersion %q kind %q; want a %s BuildReport from `devtool build --push -o json`", path, rep.APIVersion, rep.Kind, run.APIVersion)}
 	}
 	out := make(map[string]build.Result, len(rep.Images))
-	for _, im := range rep.Images {
+	for i, im := range rep.Images {
+		if msg := imageEntryProblem(im); msg != "" {
+			return nil, &run.InputError{Err: fmt.Errorf("--images %s: images[%d] (%q): %s; use the report of `devtool build --push -o json`", path, i, im.Name, msg)}
+		}
 		out[im.Name] = im
 	}
 	return out, nil
 }
 
-// clusterInputs is what deploy and diff start from: the devfile and plan, the variable layers,
-// the namespace (-n or the kubeconfig's), the --images entries, and a Runner whose builders
-// come from --builder and whose Deployer is an Applier on the kubectl connection flags.
-type clusterInputs struct {
-	d        *devfile.Devfile
-	p        *plan.Plan
-	layers   []vars.Layer
-	ns       string
-	prebuilt map[string]build.Result
-	runner   *run.Runner
+var digestPattern = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+// imageEntryProblem says what is wrong with one image of a build report, "" if nothing.
+func imageEntryProblem(im build.Result) string {
+	switch {
+	case im.Name == "":
+		return "no name (the image component it belongs to)"
+	case im.Repository == "":
+		return "no repository"
+	case strings.ContainsAny(im.Repository, "@: ") && !validRepository(im.Repository):
+		return fmt.Sprintf("repository %q is not a repository name", im.Repository)
+	case im.Digest == "":
+		return "no digest (was it pushed? build with --push)"
+	case !digestPattern.MatchString(im.Digest):
+		return fmt.Sprintf("digest %q is not sha256:<64 hex digits>", im.Digest)
+	case strings.ContainsAny(im.Tag, "@:/ "):
+		return fmt.Sprintf("tag %q is not a tag", im.Tag)
+	}
+	return ""
 }
 
-func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.ConfigFlags, command, imagesFile, builder string) (*clusterInputs, error) {
-	choose, err := chooser(builder, g)
+// validRepository accepts host:port/path repositories (a colon only in the first component).
+func validRepository(repo string) bool {
+	if strings.ContainsAny(repo, "@ ") {
+		return false
+	}
+	first, rest, ok := strings.Cut(repo, "/")
+	return ok && !strings.Contains(rest, ":") && first != ""
+}
+
+// clusterInputs is what deploy and diff start from: the project and plan, the namespace (-n
+// or the kubeconfig's), the --images entries, the shared action configuration (the --builder
+// backend, the sink) and an Applier on the kubectl connection flags.
+type clusterInputs struct {
+	proj     run.Project
+	p        *plan.Plan
+	ns       string
+	prebuilt map[string]build.Result
+	cfg      *run.Configuration
+	applier  *deploy.Applier
+}
+
+func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.ConfigFlags, command, imagesFile, builderFlag string) (*clusterInputs, error) {
+	builder, err := newBuilder(builderFlag, g)
 	if err != nil {
 		return nil, err
 	}
-	d, p, layers, err := g.loadPlan(ctx, command)
+	proj, p, err := g.loadPlan(ctx, command)
 	if err != nil {
 		return nil, err
 	}
-	ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+	ns, err := kubeNamespace(kube)
 	if err != nil {
-		return nil, fmt.Errorf("reading kubeconfig: %w", err)
+		return nil, err
 	}
 	prebuilt, err := readImages(imagesFile)
 	if err != nil {
@@ -566,6 +599,16 @@ func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.Con
 	if err != nil {
 		return nil, err
 	}
-	return &clusterInputs{d: d, p: p, layers: layers, ns: ns, prebuilt: prebuilt,
-		runner: &run.Runner{Choose: choose, Deployer: applier, Sink: g.sink()}}, nil
+	return &clusterInputs{proj: proj, p: p, ns: ns, prebuilt: prebuilt, applier: applier,
+		cfg: &run.Configuration{Builder: builder, Registry: build.RemoteRegistry(g.registryPolicy()), Sink: g.sink(), Version: Version}}, nil
+}
+
+// kubeNamespace is -n, or the kubeconfig context's namespace. A kubeconfig that cannot be
+// read, or a --context it does not have, is a usage error (exit 2), never an internal one.
+func kubeNamespace(kube *genericclioptions.ConfigFlags) (string, error) {
+	ns, _, err := kube.ToRawKubeConfigLoader().Namespace()
+	if err != nil {
+		return "", &UsageError{Err: fmt.Errorf("reading kubeconfig: %w; check --kubeconfig, KUBECONFIG and --context", err)}
+	}
+	return ns, nil
 }

@@ -11,7 +11,7 @@ import (
 
 func newDiffCommand(g *globals) *cobra.Command {
 	var command, imagesFile, builderFlag string
-	var force, prune bool
+	var force, adopt, prune bool
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
 		Use:   "diff",
@@ -45,11 +45,10 @@ manager conflict), 130 cancelled.`,
 			if err != nil {
 				return err
 			}
-			rep, err := in.runner.Diff(cmd.Context(), in.d, in.p, run.Options{
-				Vars: in.layers, Strict: g.strict, ImageRegistry: g.imageRegistry, Namespace: in.ns,
-				ForceConflicts: force, Prune: prune, Prebuilt: in.prebuilt, Version: Version,
-			})
-			g.warn(rep.Warnings)
+			a := run.NewDiff(in.cfg, in.applier)
+			a.Namespace, a.ForceConflicts, a.Adopt, a.Prune, a.Prebuilt = in.ns, force, adopt, prune, in.prebuilt
+			rep, err := a.Run(cmd.Context(), in.proj, in.p)
+			g.warn(rep.Warnings, err)
 			if err != nil {
 				return err
 			}
@@ -72,6 +71,7 @@ manager conflict), 130 cancelled.`,
 	c.Flags().StringVar(&imagesFile, "images", "", "compare with the images of a `devtool build --push -o json` report (what deploy --images would pin)")
 	c.Flags().StringVar(&builderFlag, "builder", "auto", "image builder deploy would use (it is part of the input-digest tag): auto, native, buildah, podman or docker")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "diff as deploy --force-conflicts would apply: take over fields other field managers own")
+	c.Flags().BoolVar(&adopt, "adopt", false, "diff as deploy --adopt would apply: take over objects devtool did not create")
 	c.Flags().BoolVar(&prune, "prune", false, "also show the objects deploy --prune would delete (ApplySet inventory)")
 	kube.AddFlags(c.Flags())
 	return c

@@ -99,6 +99,8 @@ func Classify(err error) (code string, exit int) {
 			return "UndeployFailed", ExitDeploy
 		}
 		return "DeployFailed", ExitDeploy
+	case errors.As(err, &cluster):
+		return "ClusterUnreachable", ExitDeploy
 	}
 	return "Internal", ExitInternal
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/event"
+	"github.com/devtool/devtool/pkg/run"
 	"github.com/devtool/devtool/pkg/vars"
 )
 
@@ -47,6 +48,8 @@ type globals struct {
 	verbose       bool
 	strict        bool
 	imageRegistry string
+	buildArgEnv   []string
+	allowOutside  bool
 	getenv        func(string) (string, bool)
 }
 
@@ -79,6 +82,8 @@ check, apply, rollout), 130 cancelled.`,
 	pf.StringVar(&g.progress, "progress", "auto", "progress on stderr: auto, text or json (NDJSON events)")
 	pf.BoolVarP(&g.verbose, "verbose", "v", false, "show builder output and debug logs")
 	pf.BoolVar(&g.strict, "strict", false, "treat undefined {{variables}} as errors")
+	pf.StringArrayVar(&g.buildArgEnv, "build-arg-env", nil, "let the build arg NAME, given without a value in dockerfile.args, take its value from the environment (repeatable; otherwise only --var/--var-file/devfile variables fill it)")
+	pf.BoolVar(&g.allowOutside, "allow-outside-project", false, "let build contexts and Dockerfiles resolve outside the project directory")
 	pf.StringVar(&g.imageRegistry, "image-registry", "", "registry for relative image names, e.g. 127.0.0.1:5000/me (env DEVTOOL_IMAGE_REGISTRY)")
 
 	root.AddCommand(
@@ -180,7 +185,33 @@ func (g *globals) varLayers() ([]vars.Layer, error) {
 	return layers, nil
 }
 
-func (g *globals) warn(msgs []string) {
+// project loads the devfile and reads what the command line adds to it: the variable layers,
+// the build args allowed from the environment, the path policy.
+func (g *globals) project(ctx context.Context) (run.Project, error) {
+	d, err := g.load(ctx)
+	if err != nil {
+		return run.Project{}, err
+	}
+	layers, err := g.varLayers()
+	if err != nil {
+		return run.Project{}, err
+	}
+	env := map[string]string{}
+	for _, n := range g.buildArgEnv {
+		if v, ok := g.getenv(n); ok {
+			env[n] = v
+		}
+	}
+	return run.Project{Devfile: d, Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, BuildArgEnv: env, AllowOutsideProject: g.allowOutside}, nil
+}
+
+// warn prints each warning once on stderr, unless err already reports them (--strict makes
+// undefined variables the error).
+func (g *globals) warn(msgs []string, err error) {
+	var undefined *vars.UndefinedError
+	if errors.As(err, &undefined) {
+		return
+	}
 	for _, m := range msgs {
 		fmt.Fprintln(g.streams.Err, "warning: "+m)
 	}

@@ -39,18 +39,14 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithCRDTimeout bounds how long Apply waits for a CustomResourceDefinition to become
-// Established before applying the rest (default 1 minute).
-func WithCRDTimeout(d time.Duration) Option {
-	return func(a *Applier) { a.crdTimeout = d }
-}
-
 // Applier validates and server-side-applies objects to the cluster a RESTClientGetter
 // (kubeconfig flags: --kubeconfig, --context, …) points at. It is safe for concurrent use.
 // The cluster clients are created on first use, so New succeeds without a reachable cluster.
 type Applier struct {
-	getter     genericclioptions.RESTClientGetter
-	log        *slog.Logger
+	getter genericclioptions.RESTClientGetter
+	log    *slog.Logger
+	// crdTimeout bounds how long Apply waits for a CustomResourceDefinition to become
+	// Established before applying the rest (1 minute).
 	crdTimeout time.Duration
 
 	mu sync.Mutex
@@ -165,6 +161,13 @@ type item struct {
 	// namespace (objects in namespaces the request creates, Jobs). Diff compares it with the
 	// live object.
 	merged *unstructured.Unstructured
+	// manager is the field manager obj is applied with (Request.FieldManager or FieldManager).
+	manager string
+	// live is obj as validate read it from the cluster (nil: it does not exist) when liveRead;
+	// liveRead is false when it was not read (a job, the parent, an object whose namespace or
+	// CRD the request creates, or one devtool may not read).
+	live     *unstructured.Unstructured
+	liveRead bool
 }
 
 // crdInfo is what Validate needs from a CustomResourceDefinition of the request.
@@ -194,10 +197,20 @@ var (
 //     ("default" if empty, as kubectl); a cluster-scoped object gets none (one written in
 //     the manifest is dropped, as the API server would);
 //  4. the object's namespace exists, or a Namespace object of the request creates it;
-//  5. a server-side dry-run apply (dryRun=All, field manager "devtool", req.ForceConflicts)
-//     is accepted: schema, defaulting, admission and field-manager conflicts.
+//  5. ownership, when req.ApplySet is set and req.Adopt is not: an object that exists in the
+//     cluster must carry the ApplySet's label applyset.kubernetes.io/part-of=<ID> (devtool
+//     deployed it for this project). Anything else — made with kubectl, by Helm, by another
+//     devtool project or for another ApplySet — is refused, as Helm refuses to adopt
+//     resources without its release's ownership metadata: its problem's Err is an
+//     *OwnershipError that lists every such object with its current owner (Owner) and says to
+//     rerun with --adopt or rename it. Objects that do not exist yet are fine;
+//  6. a server-side dry-run apply (dryRun=All, field manager req.FieldManager, or FieldManager
+//     when empty; Force = req.ForceConflicts) is accepted: schema, defaulting, admission and
+//     field-manager conflicts (a *ConflictError, which says when the other manager is another
+//     devtool project). Fields of an object of the ApplySet that only the legacy FieldManager
+//     owns are not a conflict: Apply moves them to the project's manager first.
 //
-// The Jobs of req.Jobs (exec commands, see RunJob) get steps 1–5 too, with two differences: a
+// The Jobs of req.Jobs (exec commands, see RunJob) get steps 1–4 and 6 too, with two differences: a
 // Job of the same name that exists and does not carry the request Job's
 // app.kubernetes.io/managed-by and app.kubernetes.io/name labels is a problem (RunJob would
 // have to delete it), and the dry run creates the Job under a name derived from its own (as
@@ -206,11 +219,13 @@ var (
 //
 // When req.ApplySet is set, every object is checked as it will be applied, with the ApplySet
 // member label (an object that sets that label to another value is a problem), and the
-// ApplySet parent is checked like an object (steps 4 and 5, source "devtool inventory"):
+// ApplySet parent is checked like an object (steps 4 and 6, source "devtool inventory"):
 // unless req.DryRun is DryRunClient, an existing parent must belong to devtool (see
 // ParentError), and no object of the request may have the parent's name.
 //
-// With req.DryRun == DryRunClient only steps 1–3 run (discovery requests only). Step 5 has two
+// With req.DryRun == DryRunClient only steps 1–3 and 5 run (discovery requests, and GETs of the
+// objects for step 5, as kubectl apply --dry-run=client reads them too), so a client dry run
+// reports the same ownership refusals. Step 6 has two
 // documented limitations: a custom resource of a CRD created by the same request is not
 // dry-run (the API does not exist yet; only steps 1–3 check it), and an object in a
 // namespace the same request creates is dry-run in req.Namespace if that exists, else in
@@ -220,8 +235,9 @@ var (
 // therefore not checked for it, and a dry run that stand-in namespace forbids is skipped.
 //
 // All problems are collected and returned together as one *ValidationError (problems in
-// request order; errors.As finds a *ConflictError among them). An unreachable cluster or bad
-// credentials give a *ClusterError; a cancelled ctx gives ctx.Err().
+// request order, at most one per object; errors.As finds a *ConflictError or an
+// *OwnershipError among them). An unreachable cluster or bad credentials give a
+// *ClusterError; a cancelled ctx gives ctx.Err().
 func (a *Applier) Validate(ctx context.Context, req Preflight) error {
 	_, _, err := a.validate(ctx, req, true)
 	return err
@@ -247,7 +263,7 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 		// them): its namespace exists or is created by the request, an existing one belongs to
 		// devtool, and a server-side dry run accepts it.
 		set := *req.ApplySet
-		parent := &item{index: len(items), source: "devtool inventory (ApplySet parent)", mapping: parentMapping, parent: true}
+		parent := &item{index: len(items), source: "devtool inventory (ApplySet parent)", mapping: parentMapping, parent: true, manager: fieldManager(req.FieldManager)}
 		want := inventoryOf(items)
 		parent.obj = set.parentObject(want)
 		parent.display = display(parent.obj)
@@ -278,10 +294,11 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 	for i := range items {
 		bad[i] = problems[i] != nil
 	}
+	// exists: which namespaces exist (needed even for the ones the request creates: a dry run
+	// in them works only if they already exist). Not known in client mode.
+	exists := map[string]bool{}
+	fallback := metav1.NamespaceDefault
 	if req.DryRun != DryRunClient {
-		// Which namespaces exist (needed even for the ones the request creates: a dry run in
-		// them works only if they already exist).
-		exists := map[string]bool{}
 		for i, it := range items {
 			if bad[i] || it.mapping.Scope.Name() != meta.RESTScopeNameNamespace {
 				continue
@@ -312,7 +329,6 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 		// Where objects in namespaces this request creates are dry-run: req.Namespace when it
 		// exists (the user's own namespace, where they are most likely allowed to write),
 		// else "default".
-		fallback := metav1.NamespaceDefault
 		for i, it := range items {
 			if bad[i] || it.pendingCRD || it.mapping.Scope.Name() != meta.RESTScopeNameNamespace || exists[it.obj.GetNamespace()] {
 				continue
@@ -334,7 +350,34 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 			}
 			break
 		}
+	}
 
+	// The live objects: who owns them (below), and Diff's LIVE side. Reads only, so client
+	// mode reads them too (kubectl apply --dry-run=client reads them as well).
+	readProblems, err := a.readLive(ctx, cl, items, bad, func(ns string) bool {
+		ok, known := exists[ns]
+		return ok || !known
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, p := range readProblems {
+		if p != nil {
+			problems[i], bad[i] = p, true
+		}
+	}
+	if req.ApplySet != nil && !req.Adopt {
+		if oe, foreign := ownershipOf(*req.ApplySet, items, bad); oe != nil {
+			for i, it := range items {
+				if foreign[i] {
+					problem(it, fmt.Sprintf("exists and was not deployed by devtool for this project (owned by %s); %s", ownerOf(it.live), adoptFixOne), oe)
+					bad[i] = true
+				}
+			}
+		}
+	}
+
+	if req.DryRun != DryRunClient {
 		// Server-side dry runs, a few at a time.
 		dryProblems := make([]*ObjectProblem, len(items))
 		g, gctx := errgroup.WithContext(ctx)
@@ -370,7 +413,14 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 				}
 				// The parent is devtool's own object: Begin takes its fields over (as kubectl
 				// does after a conflict), so its dry run does too.
-				got, err := a.applyObject(gctx, cl, nil, it, obj, req.ForceConflicts || it.parent, true, nil)
+				force := req.ForceConflicts || it.parent
+				got, err := a.applyObject(gctx, cl, nil, it, obj, force, true, nil)
+				var conflict *ConflictError
+				if !force && !elsewhere && errors.As(err, &conflict) && legacyConflict(it, conflict) {
+					// Apply moves the legacy manager's fields to the project's before applying
+					// (migrateLegacyManager), so that conflict will not happen: take them over.
+					got, err = a.applyObject(gctx, cl, nil, it, obj, true, true, nil)
+				}
 				if err == nil && obj == it.obj {
 					it.merged = got
 				}
@@ -450,7 +500,7 @@ func (a *Applier) mapItems(ctx context.Context, cl *clients, pf Preflight) (item
 	problems = make([]*ObjectProblem, len(all))
 	items = make([]*item, len(all))
 	for i, o := range all {
-		it := &item{index: i, obj: o.DeepCopy(), job: i >= n}
+		it := &item{index: i, obj: o.DeepCopy(), job: i >= n, manager: fieldManager(req.FieldManager)}
 		switch {
 		case !it.job && i < len(req.Sources):
 			it.source = req.Sources[i]
@@ -558,7 +608,7 @@ func (a *Applier) problemFor(it *item, err error) ObjectProblem {
 	var status apierrors.APIStatus
 	switch {
 	case errors.As(err, &conflict):
-		p.Message = conflict.conflictText() + "; rerun with --force-conflicts to take ownership of them"
+		p.Message = conflict.conflictText() + "; " + conflict.fix()
 	case errors.As(err, &status):
 		p.Message = "rejected by the API server: " + status.Status().Message
 	default:
@@ -616,10 +666,14 @@ func display(o *unstructured.Unstructured) string {
 }
 
 // Apply validates req (see Validate: any problem anywhere → *ValidationError and nothing is
-// changed), then server-side-applies the objects with field manager "devtool" and
+// changed; an object of someone else is refused unless req.Adopt), then server-side-applies
+// the objects with field manager req.FieldManager (FieldManager when empty) and
 // Force = req.ForceConflicts, in this order: Namespaces, CustomResourceDefinitions (then it
 // waits until each is Established and resets the RESTMapper), then everything else in the
-// order given.
+// order given. On an object of the ApplySet that the legacy FieldManager applied, that
+// manager's managedFields entry is first renamed to req.FieldManager (see
+// migrateLegacyManager), so that deploys made before per-project field managers neither
+// conflict nor leave removed fields behind.
 //
 // Each ObjectResult's Action is Created (the object did not exist), Unchanged (its
 // resourceVersion is the same before and after: the apply was a no-op) or Configured. With
@@ -627,8 +681,10 @@ func display(o *unstructured.Unstructured) string {
 // Action is Validated.
 //
 // With tx set, every object is applied as a member of tx's ApplySet, with the label
-// applyset.kubernetes.io/part-of=<ID> (KEP-3659); the first Apply of tx writes the parent
-// before anything else (see Transaction). A nil tx applies without an inventory.
+// applyset.kubernetes.io/part-of=<ID> (KEP-3659), and with tx's field manager when its begin
+// Request names one; req.Adopt or the begin's Adopt adopts. The first Apply of tx writes the
+// parent before anything else (see Transaction). A nil tx applies without an inventory (and
+// without the ownership check).
 //
 // Errors: *ValidationError, *ClusterError, *ConflictError (a conflict that appeared after
 // validation), or an error naming the object; on an error after the first change, Result
@@ -637,6 +693,10 @@ func (a *Applier) Apply(ctx context.Context, tx *Transaction, req Request) (Resu
 	if tx != nil {
 		set := tx.ApplySet()
 		req.ApplySet = &set
+		if tx.begin.FieldManager != "" {
+			req.FieldManager = tx.begin.FieldManager
+		}
+		req.Adopt = req.Adopt || tx.begin.Adopt
 		if err := a.ensureBegun(ctx, tx); err != nil {
 			return Result{}, err
 		}
@@ -722,16 +782,29 @@ func (a *Applier) applyObject(ctx context.Context, cl *clients, tx *Transaction,
 	before := ""
 	existed := false
 	if !dryRun {
-		cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
-		switch {
-		case err == nil:
+		// validate has just read it (the item's own object only; a Namespace the transaction's
+		// begin applied is read again).
+		cur := it.live
+		if !it.liveRead || obj != it.obj {
+			var err error
+			cur, err = ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+			switch {
+			case err == nil:
+			case apierrors.IsNotFound(err):
+				cur = nil
+			default:
+				return nil, fmt.Errorf("reading %s: %w", it.display, err)
+			}
+		}
+		if cur != nil {
+			var err error
+			if cur, err = a.migrateLegacyManager(ctx, ri, it, cur); err != nil {
+				return nil, err
+			}
 			existed, before = true, cur.GetResourceVersion()
-		case apierrors.IsNotFound(err):
-		default:
-			return nil, fmt.Errorf("reading %s: %w", it.display, err)
 		}
 	}
-	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: force}
+	opts := metav1.ApplyOptions{FieldManager: it.manager, Force: force}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devtool/devtool/test/testenv"
@@ -75,6 +76,7 @@ func newApplier(t *testing.T) (*Applier, dynamic.Interface) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.WarningHandler = rest.NoWarnings{} // tests write deprecated kinds (v1 Endpoints) on purpose
 	return a, dynamic.NewForConfigOrDie(cfg)
 }
 
@@ -157,7 +159,7 @@ func TestApplyMultiObject(t *testing.T) {
 	}
 	req := Request{Objects: objects(multiObject), Namespace: "default"}
 
-	res, err := a.Apply(ctx, req)
+	res, err := a.Apply(ctx, nil, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +223,7 @@ func TestApplyMultiObject(t *testing.T) {
 		}
 		rvs[o.Kind] = cur.GetResourceVersion()
 	}
-	res2, err := a.Apply(ctx, Request{Objects: objects(multiObject), Namespace: "default"})
+	res2, err := a.Apply(ctx, nil, Request{Objects: objects(multiObject), Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +235,7 @@ func TestApplyMultiObject(t *testing.T) {
 
 	// A change is "configured".
 	changed := strings.Replace(multiObject, "size: 3", "size: 4", 1)
-	res3, err := a.Apply(ctx, Request{Objects: objects(changed), Namespace: "default"})
+	res3, err := a.Apply(ctx, nil, Request{Objects: objects(changed), Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +275,7 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: in-missing-ns, namespace: no-such-namespace}
 `)
-	_, err := a.Apply(ctx, Request{Objects: objs, Sources: []string{"c1", "c2", "c3", "c4"}})
+	_, err := a.Apply(ctx, nil, Request{Objects: objs, Sources: []string{"c1", "c2", "c3", "c4"}})
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("Apply error = %v (%T), want *ValidationError", err, err)
@@ -315,7 +317,7 @@ func TestConflictWithAnotherManager(t *testing.T) {
 	ours := func() Request {
 		return Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: contested, namespace: default}\ndata: {color: red}\n")}
 	}
-	_, err := a.Apply(ctx, ours())
+	_, err := a.Apply(ctx, nil, ours())
 	var ce *ConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("Apply error = %v, want a *ConflictError inside", err)
@@ -328,7 +330,7 @@ func TestConflictWithAnotherManager(t *testing.T) {
 	}
 	req := ours()
 	req.ForceConflicts = true
-	if _, err := a.Apply(ctx, req); err != nil {
+	if _, err := a.Apply(ctx, nil, req); err != nil {
 		t.Fatalf("with ForceConflicts: %v", err)
 	}
 	cm, err := dyn.Resource(gvrConfigMaps).Namespace("default").Get(ctx, "contested", metav1.GetOptions{})
@@ -344,7 +346,7 @@ func TestConflictWithAnotherManager(t *testing.T) {
 func TestDryRunServerChangesNothing(t *testing.T) {
 	a, dyn := newApplier(t)
 	ctx := context.Background()
-	res, err := a.Apply(ctx, Request{DryRun: DryRunServer, Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry, namespace: default}\n")})
+	res, err := a.Apply(ctx, nil, Request{DryRun: DryRunServer, Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry, namespace: default}\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +368,7 @@ func TestUnreachableCluster(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = a.Validate(ctx, Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")})
+	err = a.Validate(ctx, Preflight{Request: Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")}})
 	var ce *ClusterError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "https://127.0.0.1:1") {
 		t.Fatalf("error = %v (%T), want a *ClusterError naming https://127.0.0.1:1", err, err)
@@ -382,7 +384,7 @@ func TestNoKubeconfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = a.Validate(context.Background(), Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")})
+	err = a.Validate(context.Background(), Preflight{Request: Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")}})
 	var ce *ClusterError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "no cluster is configured") {
 		t.Fatalf("error = %v (%T), want a *ClusterError saying no cluster is configured", err, err)
@@ -433,16 +435,16 @@ spec:
     metadata: {labels: {app: web}}
     spec: {containers: [{name: c, image: "127.0.0.1:5000/web:1"}]}
 `)}
-	if err := a.Validate(ctx, req); err != nil {
+	if err := a.Validate(ctx, Preflight{Request: req}); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 	// An invalid object in the new namespace is still caught.
 	bad := decode(t, "apiVersion: v1\nkind: Service\nmetadata: {name: ns-fallback-svc, namespace: deploy-fallback}\nspec: {ports: [{port: 99999}]}\n")
 	var ve *ValidationError
-	if err := a.Validate(ctx, Request{Objects: append(req.Objects, bad...)}); !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.Contains(ve.Problems[0].Object, "deploy-fallback/ns-fallback-svc") || !strings.Contains(err.Error(), "99999") || !strings.Contains(err.Error(), `Service "ns-fallback-svc" is invalid`) {
+	if err := a.Validate(ctx, Preflight{Request: Request{Objects: append(req.Objects, bad...)}}); !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.Contains(ve.Problems[0].Object, "deploy-fallback/ns-fallback-svc") || !strings.Contains(err.Error(), "99999") || !strings.Contains(err.Error(), `Service "ns-fallback-svc" is invalid`) {
 		t.Errorf("Validate with an invalid Service = %v, want one problem naming deploy-fallback/ns-fallback-svc", err)
 	}
-	if _, err := a.Apply(ctx, req); err != nil {
+	if _, err := a.Apply(ctx, nil, req); err != nil {
 		t.Fatalf("Apply: %v", err)
 	}
 	cm, err := dyn.Resource(gvrConfigMaps).Namespace("deploy-fallback").Get(ctx, "ns-fallback-cm", metav1.GetOptions{})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -77,20 +76,7 @@ var nonLabelChars = regexp.MustCompile(`[^a-z0-9-]+`)
 // project lowercased, with runs of other characters replaced by "-", shortened, and followed by
 // "-" and 8 hex digits of sha256(project), so that different projects keep different names.
 func ApplySetName(project string) string {
-	const room = 63 - len(ApplySetPrefix)
-	clean := strings.Trim(nonLabelChars.ReplaceAllString(strings.ToLower(project), "-"), "-")
-	if clean == project && clean != "" && len(clean) <= room {
-		return ApplySetPrefix + project
-	}
-	sum := sha256.Sum256([]byte(project))
-	suffix := hex.EncodeToString(sum[:4])
-	if len(clean) > room-len(suffix)-1 {
-		clean = strings.TrimRight(clean[:room-len(suffix)-1], "-")
-	}
-	if clean == "" {
-		return ApplySetPrefix + suffix
-	}
-	return ApplySetPrefix + clean + "-" + suffix
+	return ApplySetPrefix + slug(project, 63-len(ApplySetPrefix))
 }
 
 func (s ApplySet) namespace() string {
@@ -294,12 +280,13 @@ func readParent(ctx context.Context, cl *clients, s ApplySet) (inv inventory, ex
 	return inv, true, nil
 }
 
-// writeParent server-side-applies the parent listing inv, taking over conflicting fields
+// writeParent server-side-applies the parent listing inv with field manager manager (empty:
+// FieldManager), taking over conflicting fields
 // (kubectl retries the parent's apply with force after a conflict; devtool has checked that
 // the parent is its own).
-func (a *Applier) writeParent(ctx context.Context, cl *clients, s ApplySet, inv inventory) error {
+func (a *Applier) writeParent(ctx context.Context, cl *clients, s ApplySet, inv inventory, manager string) error {
 	obj := s.parentObject(inv)
-	got, err := cl.dyn.Resource(gvrParent).Namespace(s.namespace()).Apply(ctx, s.Name, obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	got, err := cl.dyn.Resource(gvrParent).Namespace(s.namespace()).Apply(ctx, s.Name, obj, metav1.ApplyOptions{FieldManager: fieldManager(manager), Force: true})
 	if err != nil {
 		return fmt.Errorf("writing the inventory %s: %w", s, err)
 	}
@@ -370,7 +357,7 @@ func (a *Applier) beginApplySet(ctx context.Context, t *Transaction) error {
 			t.markCreatedNamespace(ns)
 		}
 	}
-	return a.writeParent(ctx, cl, set, cur.union(inventoryOf(items)))
+	return a.writeParent(ctx, cl, set, cur.union(inventoryOf(items)), req.FieldManager)
 }
 
 // member is one object of an ApplySet found in the cluster.
@@ -379,6 +366,9 @@ type member struct {
 	namespace string
 	name      string
 	uid       types.UID
+	managers  []string // the field managers of its managedFields
+	// keep, when set, says why prune or undeploy leaves it alone (Action Kept; planDeletes).
+	keep string
 }
 
 func (m member) gk() schema.GroupKind { return m.mapping.GroupVersionKind.GroupKind() }
@@ -438,7 +428,7 @@ func (a *Applier) listMembers(ctx context.Context, cl *clients, s ApplySet, inv 
 				if o.Labels[LabelPartOf] != s.ID() {
 					continue // the server filtered; never delete what lacks the label
 				}
-				out = append(out, member{mapping: m, namespace: o.Namespace, name: o.Name, uid: o.UID})
+				out = append(out, member{mapping: m, namespace: o.Namespace, name: o.Name, uid: o.UID, managers: managersOf(&o)})
 			}
 		}
 	}
@@ -458,8 +448,9 @@ func deleteRank(m member) int {
 }
 
 // deleteMembers deletes ms in deleteRank order with propagationPolicy Background and a UID
-// precondition (an object recreated since it was listed is left alone). With DryRunServer the
-// deletes are dry runs; with DryRunClient none is sent. Objects already gone are left out of
+// precondition (an object recreated since it was listed is left alone), except those planDeletes
+// keeps: they are reported Kept with the reason as Note, in the same order. With DryRunServer
+// the deletes are dry runs; with DryRunClient none is sent. Objects already gone are left out of
 // the result. On error, the result lists what was deleted so far.
 func (a *Applier) deleteMembers(ctx context.Context, cl *clients, ms []member, dryRun DryRun, done, would Action) ([]ObjectResult, error) {
 	sorted := append([]member(nil), ms...)
@@ -471,6 +462,12 @@ func (a *Applier) deleteMembers(ctx context.Context, cl *clients, ms []member, d
 	}
 	for _, m := range sorted {
 		res := ObjectResult{APIVersion: m.mapping.GroupVersionKind.GroupVersion().String(), Kind: m.mapping.GroupVersionKind.Kind, Namespace: m.namespace, Name: m.name, Action: action}
+		if m.keep != "" {
+			res.Action, res.Note = Kept, m.keep
+			a.log.Debug("kept", "object", m.display(), "reason", m.keep)
+			out = append(out, res)
+			continue
+		}
 		if dryRun == DryRunClient {
 			out = append(out, res)
 			continue
@@ -514,14 +511,22 @@ type objectKey struct {
 // With prune it deletes every member of the set (found as listMembers does, from what the
 // parent lists) that applied does not name (same group, kind, namespace and name), in
 // deleteRank order with propagationPolicy Background, then narrows the parent to the
-// group-kinds and namespaces of applied (kubectl's ApplySet.Prune). Objects without the
-// part-of label are never deleted. A stale Namespace that applied objects live in, or a stale
-// CustomResourceDefinition that defines a kind of applied, is an error before anything is
-// deleted. If a delete fails the parent is not narrowed.
+// group-kinds and namespaces of applied and of the members it kept (kubectl's ApplySet.Prune).
+// Objects without the part-of label are never deleted. A stale Namespace that applied objects
+// live in, or a stale CustomResourceDefinition that defines a kind of applied, is an error
+// before anything is deleted. If a delete fails the parent is not narrowed.
+//
+// Only what devtool applied for this project is deleted (Helm deletes only what its release
+// records): a stale member whose managedFields show neither tx's field manager (its begin
+// Request's FieldManager) nor the legacy FieldManager is kept, and so is a stale Namespace that
+// holds objects that are not going with it (anything but the members being pruned, their
+// dependents, and what the Kubernetes controllers put into every Namespace), or a stale
+// CustomResourceDefinition with custom resources that are not being pruned (see Kept).
 //
 // With DryRunServer the deletes are sent as dry runs and the parent is not changed; with
 // DryRunClient nothing is sent at all (no prune candidates are listed). The result lists the
-// pruned objects (Action Pruned, or WouldPrune in a server dry run).
+// pruned objects (Action Pruned, or WouldPrune in a server dry run) and the kept ones (Kept,
+// with a Note saying why), in deleteRank order.
 func (a *Applier) Commit(ctx context.Context, tx *Transaction, applied []ObjectResult, prune bool) ([]ObjectResult, error) {
 	set, dryRun := tx.ApplySet(), tx.begin.DryRun
 	if !prune || dryRun == DryRunClient {
@@ -562,6 +567,9 @@ func (a *Applier) Commit(ctx context.Context, tx *Transaction, applied []ObjectR
 	if err := a.checkPrunable(cl, stale, applied); err != nil {
 		return nil, err
 	}
+	if err := a.planDeletes(ctx, cl, set, tx.begin.FieldManager, stale, false); err != nil {
+		return nil, fmt.Errorf("pruning: %w", err)
+	}
 	pruned, err := a.deleteMembers(ctx, cl, stale, dryRun, Pruned, WouldPrune)
 	if err != nil {
 		return pruned, fmt.Errorf("pruning: %w", err)
@@ -569,7 +577,7 @@ func (a *Applier) Commit(ctx context.Context, tx *Transaction, applied []ObjectR
 	if dryRun == DryRunServer {
 		return pruned, nil
 	}
-	if err := a.writeParent(ctx, cl, set, inventoryOfResults(applied)); err != nil {
+	if err := a.writeParent(ctx, cl, set, inventoryOfResults(applied).union(inventoryOfKept(stale)), tx.begin.FieldManager); err != nil {
 		return pruned, fmt.Errorf("pruning done, narrowing the inventory: %w", err)
 	}
 	return pruned, nil
@@ -608,14 +616,22 @@ func (a *Applier) checkPrunable(cl *clients, stale []member, applied []ObjectRes
 	return nil
 }
 
-// Undeploy deletes everything req.ApplySet holds: every member (found as listMembers does, from what
-// the parent lists) — namespaced objects first, then cluster-scoped ones, Namespaces and
-// CustomResourceDefinitions last, with propagationPolicy Background — and then the parent.
-// Objects already gone are skipped, so Undeploy can be repeated after a failure. The result
-// lists the members deleted (Action Deleted, or WouldDelete in a dry run), not the parent.
+// Undeploy deletes what devtool deployed for the project of req.ApplySet: every member (found as
+// listMembers does, from what the parent lists) — namespaced objects first, then cluster-scoped
+// ones, Namespaces and CustomResourceDefinitions last, with propagationPolicy Background — and
+// then the parent. Objects already gone are skipped, so Undeploy can be repeated after a
+// failure. The result lists the members deleted (Action Deleted, or WouldDelete in a dry run)
+// and kept (Kept, with a Note), not the parent.
+//
+// Members that are not devtool's for this project to delete are kept, as Commit keeps them
+// (Helm's uninstall deletes only what its release records): one whose managedFields show
+// neither req.FieldManager nor the legacy FieldManager, a Namespace that holds objects that do
+// not go with it (a ConfigMap made with kubectl in it, another project's objects, …; the
+// Note names the first few), a CustomResourceDefinition with custom resources that are not
+// being deleted. The parent is deleted all the same: the project is no longer deployed.
 //
 // With DryRunServer the deletes are sent as dry runs; with DryRunClient none is sent; either
-// way nothing is deleted. Errors: ErrNotDeployed (wrapped) when the parent does not exist,
+// way nothing is deleted, and the same objects are reported kept. Errors: ErrNotDeployed (wrapped) when the parent does not exist,
 // *ParentError when it is not devtool's, *ClusterError, or the API error (the result then
 // lists what was deleted so far; the parent is kept so that a retry finds the rest).
 func (a *Applier) Undeploy(ctx context.Context, req UndeployRequest) ([]ObjectResult, error) {
@@ -633,6 +649,9 @@ func (a *Applier) Undeploy(ctx context.Context, req UndeployRequest) ([]ObjectRe
 	}
 	members, err := a.listMembers(ctx, cl, set, cur)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.planDeletes(ctx, cl, set, req.FieldManager, members, true); err != nil {
 		return nil, err
 	}
 	deleted, err := a.deleteMembers(ctx, cl, members, dryRun, Deleted, WouldDelete)

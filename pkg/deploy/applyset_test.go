@@ -88,8 +88,8 @@ func TestParentObject(t *testing.T) {
 	}
 }
 
-// deployRun is one deploy as pkg/run drives it: preflight, BeginApplySet, one Apply per step,
-// FinishApplySet. It returns the applied and the pruned objects.
+// deployRun is one deploy as pkg/run drives it: preflight, NewTransaction, one Apply per step,
+// Commit. It returns the applied and the pruned objects.
 func deployRun(t *testing.T, a *Applier, set ApplySet, steps [][]*unstructured.Unstructured, prune bool, dry DryRun) (applied, pruned []ObjectResult) {
 	t.Helper()
 	ctx := context.Background()
@@ -101,22 +101,23 @@ func deployRun(t *testing.T, a *Applier, set ApplySet, steps [][]*unstructured.U
 	if dry == DryRunClient {
 		mode = DryRunClient
 	}
-	if err := a.Validate(ctx, Request{Objects: all, DryRun: mode, ApplySet: &set}); err != nil {
+	if err := a.Validate(ctx, Preflight{Request: Request{Objects: all, DryRun: mode, ApplySet: &set}}); err != nil {
 		t.Fatalf("preflight: %v", err)
 	}
-	if err := a.BeginApplySet(ctx, Request{Objects: all, DryRun: dry, ApplySet: &set}); err != nil {
-		t.Fatalf("BeginApplySet: %v", err)
+	tx, err := NewTransaction(Request{Objects: all, DryRun: dry, ApplySet: &set})
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, s := range steps {
-		res, err := a.Apply(ctx, Request{Objects: s, DryRun: dry, ApplySet: &set})
+		res, err := a.Apply(ctx, tx, Request{Objects: s, DryRun: dry})
 		if err != nil {
 			t.Fatalf("Apply: %v", err)
 		}
 		applied = append(applied, res.Objects...)
 	}
-	pruned, err := a.FinishApplySet(ctx, set, applied, prune, dry)
+	pruned, err = a.Commit(ctx, tx, applied, prune)
 	if err != nil {
-		t.Fatalf("FinishApplySet: %v", err)
+		t.Fatalf("Commit: %v", err)
 	}
 	return applied, pruned
 }
@@ -226,7 +227,7 @@ func TestApplySetLifecycle(t *testing.T) {
 
 	applied, pruned := deployRun(t, a, set, steps, false, DryRunNone)
 	want := []objRow{
-		{"Namespace", "", "inv-home", Created}, // created by BeginApplySet for the parent, reported by its Apply
+		{"Namespace", "", "inv-home", Created}, // created by the transaction's begin for the parent, reported by its Apply
 		{"ConfigMap", "inv-home", "keep", Created},
 		{"Service", "inv-home", "inv-stale-svc", Created},
 		{"ConfigMap", "default", "inv-stale", Created},
@@ -344,7 +345,7 @@ func TestApplySetLifecycle(t *testing.T) {
 		{"ClusterRole", "", "inv-keep", WouldDelete},
 		{"Namespace", "", "inv-home", WouldDelete},
 	}
-	deleted, err := a.Undeploy(ctx, set, DryRunServer)
+	deleted, err := a.Undeploy(ctx, UndeployRequest{ApplySet: set, DryRun: DryRunServer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +355,7 @@ func TestApplySetLifecycle(t *testing.T) {
 	if parentOf(t, dyn, set) == nil || gone(t, dyn, gvrConfigMaps, "inv-home", "keep") || gone(t, dyn, gvrNamespaces, "", "inv-home") {
 		t.Fatal("undeploy --dry-run=server deleted something")
 	}
-	deleted, err = a.Undeploy(ctx, set, DryRunNone)
+	deleted, err = a.Undeploy(ctx, UndeployRequest{ApplySet: set, DryRun: DryRunNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func TestApplySetLifecycle(t *testing.T) {
 	if gone(t, dyn, gvrConfigMaps, "default", "inv-stale-unlabelled") || gone(t, dyn, gvrConfigMaps, "default", "inv-stale-other-set") {
 		t.Errorf("undeploy deleted an object that is not a member")
 	}
-	if _, err := a.Undeploy(ctx, set, DryRunNone); !errors.Is(err, ErrNotDeployed) {
+	if _, err := a.Undeploy(ctx, UndeployRequest{ApplySet: set, DryRun: DryRunNone}); !errors.Is(err, ErrNotDeployed) {
 		t.Errorf("second undeploy: err = %v, want ErrNotDeployed", err)
 	}
 }
@@ -394,7 +395,7 @@ func TestUndeployIdempotent(t *testing.T) {
 	if err := dyn.Resource(gvrConfigMaps).Namespace("default").Delete(ctx, "inv-idem-a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := a.Undeploy(ctx, set, DryRunNone)
+	deleted, err := a.Undeploy(ctx, UndeployRequest{ApplySet: set, DryRun: DryRunNone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +408,7 @@ func TestUndeployIdempotent(t *testing.T) {
 }
 
 // TestForeignParent: a ConfigMap of the parent's name that another tool (or nobody) manages is
-// never changed: the preflight names it, BeginApplySet and Undeploy refuse.
+// never changed: the preflight names it, the first Apply of a transaction and Undeploy refuse.
 func TestForeignParent(t *testing.T) {
 	a, dyn := newApplier(t)
 	ctx := context.Background()
@@ -426,16 +427,20 @@ func TestForeignParent(t *testing.T) {
 			}
 			rv := parentOf(t, dyn, set).GetResourceVersion()
 			objs := decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inv-foreign-member-"+name+"}\n")
-			err := a.Validate(ctx, Request{Objects: objs, ApplySet: &set})
+			err := a.Validate(ctx, Preflight{Request: Request{Objects: objs, ApplySet: &set}})
 			var ve *ValidationError
 			if !errors.As(err, &ve) || len(ve.Problems) != 1 || ve.Problems[0].Object != "ConfigMap v1 default/"+set.Name || !strings.Contains(ve.Problems[0].Source, "inventory") {
 				t.Errorf("Validate = %v, want one problem naming the parent", err)
 			}
 			var pe *ParentError
-			if err := a.BeginApplySet(ctx, Request{Objects: objs, ApplySet: &set}); !errors.As(err, &pe) {
-				t.Errorf("BeginApplySet = %v, want *ParentError", err)
+			tx, err := NewTransaction(Request{Objects: objs, ApplySet: &set})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if _, err := a.Undeploy(ctx, set, DryRunNone); !errors.As(err, &pe) {
+			if _, err := a.Apply(ctx, tx, Request{Objects: objs}); !errors.As(err, &pe) {
+				t.Errorf("Apply = %v, want *ParentError", err)
+			}
+			if _, err := a.Undeploy(ctx, UndeployRequest{ApplySet: set, DryRun: DryRunNone}); !errors.As(err, &pe) {
 				t.Errorf("Undeploy = %v, want *ParentError", err)
 			}
 			if p := parentOf(t, dyn, set); p == nil || p.GetResourceVersion() != rv {
@@ -470,7 +475,7 @@ metadata:
   name: inv-valid-ok
   labels: {applyset.kubernetes.io/part-of: `+set.ID()+`}
 `)
-	err := a.Validate(ctx, Request{Objects: objs, ApplySet: &set})
+	err := a.Validate(ctx, Preflight{Request: Request{Objects: objs, ApplySet: &set}})
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("Validate = %v, want *ValidationError", err)
@@ -487,7 +492,7 @@ metadata:
 	}
 
 	missing := ApplySet{Name: ApplySetName("inv-valid"), Namespace: "inv-no-such-ns"}
-	err = a.Validate(ctx, Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inv-valid-b}\n"), ApplySet: &missing, Namespace: "default"})
+	err = a.Validate(ctx, Preflight{Request: Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: inv-valid-b}\n"), ApplySet: &missing, Namespace: "default"}})
 	if !errors.As(err, &ve) || len(ve.Problems) != 1 || !strings.Contains(ve.Problems[0].Object, "inv-no-such-ns/devtool-applyset-inv-valid") || !strings.Contains(err.Error(), `namespace "inv-no-such-ns" does not exist`) {
 		t.Errorf("parent in a missing namespace: %v", err)
 	}
@@ -512,29 +517,29 @@ kind: ConfigMap
 metadata: {name: inv-guard-stale, namespace: default}
 `)
 	deployRun(t, a, set, [][]*unstructured.Unstructured{objs}, false, DryRunNone)
-	applied := applyUnfinished(t, a, set, objs[1:2])
-	_, err := a.FinishApplySet(ctx, set, applied, true, DryRunNone)
+	tx, applied := applyUnfinished(t, a, set, objs[1:2])
+	_, err := a.Commit(ctx, tx, applied, true)
 	if err == nil || !strings.Contains(err.Error(), "Namespace inv-guard is no longer deployed, but ConfigMap inv-guard/inv-guard-cm is deployed in it") {
-		t.Errorf("FinishApplySet = %v, want the refusal", err)
+		t.Errorf("Commit = %v, want the refusal", err)
 	}
 	if gone(t, dyn, gvrNamespaces, "", "inv-guard") || gone(t, dyn, gvrConfigMaps, "default", "inv-guard-stale") {
 		t.Errorf("something was pruned")
 	}
 }
 
-// applyUnfinished begins and applies objs as one deploy step, without finishing the deploy,
-// and returns what it applied.
-func applyUnfinished(t *testing.T, a *Applier, set ApplySet, objs []*unstructured.Unstructured) []ObjectResult {
+// applyUnfinished applies objs as one deploy step of a new transaction, without committing
+// it, and returns the transaction and what it applied.
+func applyUnfinished(t *testing.T, a *Applier, set ApplySet, objs []*unstructured.Unstructured) (*Transaction, []ObjectResult) {
 	t.Helper()
-	ctx := context.Background()
-	if err := a.BeginApplySet(ctx, Request{Objects: objs, ApplySet: &set}); err != nil {
-		t.Fatal(err)
-	}
-	res, err := a.Apply(ctx, Request{Objects: objs, ApplySet: &set})
+	tx, err := NewTransaction(Request{Objects: objs, ApplySet: &set})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Objects
+	res, err := a.Apply(context.Background(), tx, Request{Objects: objs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx, res.Objects
 }
 
 // TestPruneCRD: a custom resource and its CRD leave the manifests; the CRD is deleted after
@@ -586,7 +591,7 @@ metadata: {name: inv-crd-cm}
 	if _, err := dyn.Resource(gvrConfigMaps).Namespace("default").Update(ctx, p, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	deleted, err := a.Undeploy(ctx, set, DryRunNone)
+	deleted, err := a.Undeploy(ctx, UndeployRequest{ApplySet: set, DryRun: DryRunNone})
 	if err != nil {
 		t.Fatalf("undeploy with a kind no longer served: %v", err)
 	}

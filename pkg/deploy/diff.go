@@ -16,23 +16,25 @@ import (
 )
 
 // Changed is the Action of an ObjectDiff for an object that exists and that the apply would
-// change. A diff also uses Created (the object does not exist), Unchanged, and Pruned (deploy
-// --prune would delete it).
+// change. A diff also uses Created (the object does not exist), Unchanged, Pruned (deploy
+// --prune would delete it) and Kept (deploy --prune would leave it, see Commit).
 const Changed Action = "changed"
 
 // ObjectDiff is one object of a diff (Applier.Diff): what a deploy would do to it, and the
 // unified diff from the live object (LIVE) to the object as the deploy would leave it (MERGED).
+// A member prune would keep (Kept) has neither side nor a diff; its Note says why it stays.
 type ObjectDiff struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
 	Namespace  string `json:"namespace,omitempty"`
 	Name       string `json:"name"`
-	// Action is Created, Changed, Unchanged or Pruned.
+	// Action is Created, Changed, Unchanged, Pruned or Kept.
 	Action Action `json:"action"`
 	// Source is where the object was written (Request.Sources); empty for pruned objects.
 	Source string `json:"source,omitempty"`
-	// Note says why MERGED is the rendered object rather than the API server's dry-run result:
-	// its namespace or its CustomResourceDefinition is created by the same deploy.
+	// Note says why MERGED is the rendered object rather than the API server's dry-run result
+	// (its namespace or its CustomResourceDefinition is created by the same deploy), or why a
+	// Kept member stays.
 	Note string `json:"note,omitempty"`
 	// Diff is the unified diff (`diff -u -N` of the two objects as YAML, see DiffName), empty
 	// when Action is Unchanged.
@@ -66,22 +68,23 @@ const (
 //
 // First it checks req exactly as Validate does (with the ApplySet parent, when req.ApplySet
 // is set; problems are a *ValidationError, so a field owned by another field manager is a
-// *ConflictError inside one unless req.ForceConflicts). Then, for every object of req, in
+// *ConflictError inside one unless req.ForceConflicts, and an object devtool may not take
+// over an *OwnershipError unless req.Adopt). Then, for every object of req, in
 // Apply's order (Namespaces, CustomResourceDefinitions, the rest):
 //
-//   - LIVE is the object read from the cluster (none if it does not exist);
+//   - LIVE is the object read from the cluster by the check (none if it does not exist);
 //   - MERGED is the result of the check's server-side dry-run apply of the object as Apply
-//     would send it (field manager "devtool", Force = req.ForceConflicts, the ApplySet member
-//     label; not sent a second time): what
-//     the API server would store, with its defaults, admission changes and the fields other
-//     managers own;
+//     would send it (field manager req.FieldManager, Force = req.ForceConflicts, the ApplySet
+//     member label; not sent a second time): what the API server would store, with its
+//     defaults, admission changes and the fields other managers own;
 //   - an object whose namespace, or whose CustomResourceDefinition, the same request creates
 //     cannot be dry-run (Validate's limitation): MERGED is then the object as rendered, its
 //     Action Created and its Note says so.
 //
 // With prune, the members of the ApplySet that req does not hold — what `deploy --prune`
 // would delete (Commit) — follow, with Action Pruned and no MERGED side (kubectl diff
-// --prune). An inventory that does not exist yet has no members.
+// --prune), and those prune would keep (Action Kept, Note, no diff). An inventory that does
+// not exist yet has no members.
 //
 // Before comparing, both sides are masked (maskForDiff): metadata.managedFields (kubectl diff
 // drops them too), and, devtool's addition, the fields that only change as a consequence of a
@@ -108,7 +111,7 @@ func (a *Applier) Diff(ctx context.Context, dr DiffRequest) ([]ObjectDiff, error
 	}
 	items = applyOrder(items)
 
-	// validate dry-ran every object (its merged result): read the live ones to compare.
+	// validate read every object (its live side) and dry-ran it (its merged side).
 	out := make([]ObjectDiff, len(items))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(4)
@@ -122,7 +125,10 @@ func (a *Applier) Diff(ctx context.Context, dr DiffRequest) ([]ObjectDiff, error
 			case it.merged == nil:
 				// Dry-run only under a stand-in: its namespace is created by the request.
 				d.Note, merged = noteNewNamespace, it.obj
+			case it.liveRead:
+				live, merged = it.live, it.merged
 			default:
+				// Not read by validate (not allowed to): try once more, for the error.
 				cur, err := resourceFor(cl, it.mapping, it.obj.GetNamespace()).Get(gctx, it.obj.GetName(), metav1.GetOptions{})
 				switch {
 				case err == nil:
@@ -146,7 +152,7 @@ func (a *Applier) Diff(ctx context.Context, dr DiffRequest) ([]ObjectDiff, error
 		return nil, err
 	}
 	if prune && req.ApplySet != nil {
-		pruned, err := a.diffPrune(ctx, cl, *req.ApplySet, items)
+		pruned, err := a.diffPrune(ctx, cl, *req.ApplySet, req.FieldManager, items)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +165,7 @@ func (a *Applier) Diff(ctx context.Context, dr DiffRequest) ([]ObjectDiff, error
 // Commit would delete after a deploy of items (it lists them from the parent widened
 // by the transaction begin, so from what the parent lists plus the group-kinds and namespaces of
 // items), in deleteRank order.
-func (a *Applier) diffPrune(ctx context.Context, cl *clients, set ApplySet, items []*item) ([]ObjectDiff, error) {
+func (a *Applier) diffPrune(ctx context.Context, cl *clients, set ApplySet, manager string, items []*item) ([]ObjectDiff, error) {
 	cur, exists, err := readParent(ctx, cl, set)
 	if err != nil {
 		return nil, err
@@ -186,9 +192,16 @@ func (a *Applier) diffPrune(ctx context.Context, cl *clients, set ApplySet, item
 	if err := a.checkPrunable(cl, stale, applied); err != nil {
 		return nil, err
 	}
+	if err := a.planDeletes(ctx, cl, set, manager, stale, false); err != nil {
+		return nil, err
+	}
 	sort.SliceStable(stale, func(i, j int) bool { return deleteRank(stale[i]) < deleteRank(stale[j]) })
 	var out []ObjectDiff
 	for _, m := range stale {
+		if m.keep != "" {
+			out = append(out, ObjectDiff{APIVersion: m.mapping.GroupVersionKind.GroupVersion().String(), Kind: m.mapping.GroupVersionKind.Kind, Namespace: m.namespace, Name: m.name, Action: Kept, Note: m.keep})
+			continue
+		}
 		live, err := resourceFor(cl, m.mapping, m.namespace).Get(ctx, m.name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			continue // deleted since it was listed

@@ -116,12 +116,12 @@ func TestDiff(t *testing.T) {
 	a, dyn := newApplier(t)
 	ctx := context.Background()
 	ns := decode(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: diff-home}\n")
-	if _, err := a.Apply(ctx, Request{Objects: append(ns, withLabels(t, diffDeployedV1)...)}); err != nil {
+	if _, err := a.Apply(ctx, nil, Request{Objects: append(ns, withLabels(t, diffDeployedV1)...)}); err != nil {
 		t.Fatal(err)
 	}
 	before := clusterState(t, dyn)
 
-	ds, err := a.Diff(ctx, Request{Objects: withLabels(t, diffDesiredV2), Namespace: "default"}, false)
+	ds, err := a.Diff(ctx, DiffRequest{Request: Request{Objects: withLabels(t, diffDesiredV2), Namespace: "default"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestDiffConflict(t *testing.T) {
 	ours := func(force bool) Request {
 		return Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: diff-contested, namespace: default}\ndata: {color: red}\n"), ForceConflicts: force}
 	}
-	_, err := a.Diff(ctx, ours(false), false)
+	_, err := a.Diff(ctx, DiffRequest{Request: ours(false)})
 	var ve *ValidationError
 	var ce *ConflictError
 	if !errors.As(err, &ve) || !errors.As(err, &ce) {
@@ -213,7 +213,7 @@ func TestDiffConflict(t *testing.T) {
 	if diff := cmp.Diff([]FieldConflict{{Field: ".data.color", Manager: "kubectl-edit"}}, ce.Conflicts); diff != "" {
 		t.Errorf("conflicts (-want +got):\n%s", diff)
 	}
-	ds, err := a.Diff(ctx, ours(true), false)
+	ds, err := a.Diff(ctx, DiffRequest{Request: ours(true)})
 	if err != nil {
 		t.Fatalf("with ForceConflicts: %v", err)
 	}
@@ -260,7 +260,7 @@ apiVersion: v1
 kind: Namespace
 metadata: {name: diff-new-ns}
 `)
-	ds, err := a.Diff(ctx, Request{Objects: objs}, false)
+	ds, err := a.Diff(ctx, DiffRequest{Request: Request{Objects: objs}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ metadata: {name: diff-new-ns}
 		t.Errorf("Diff changed the cluster (-before +after):\n%s", diff)
 	}
 
-	_, err = a.Diff(ctx, Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: diff-nowhere}\n")}, false)
+	_, err = a.Diff(ctx, DiffRequest{Request: Request{Objects: decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: diff-nowhere}\n")}})
 	var ve *ValidationError
 	if !errors.As(err, &ve) || !strings.Contains(err.Error(), `namespace "diff-nowhere" does not exist`) {
 		t.Errorf("object in a missing namespace: %v", err)
@@ -324,7 +324,7 @@ rules: []
 	before := clusterState(t, dyn)
 
 	// The same objects: unchanged, label included.
-	ds, err := a.Diff(ctx, Request{Objects: withLabels(t, v1), ApplySet: &set}, true)
+	ds, err := a.Diff(ctx, DiffRequest{Request: Request{Objects: withLabels(t, v1), ApplySet: &set}, Prune: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ rules: []
 		}
 	}
 	// Without the inventory the objects would lose the member label: changed.
-	ds, err = a.Diff(ctx, Request{Objects: withLabels(t, v1)[:1]}, false)
+	ds, err = a.Diff(ctx, DiffRequest{Request: Request{Objects: withLabels(t, v1)[:1]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,14 +343,14 @@ rules: []
 	}
 
 	keepOnly := withLabels(t, v1)[:1]
-	ds, err = a.Diff(ctx, Request{Objects: keepOnly, ApplySet: &set}, false)
+	ds, err = a.Diff(ctx, DiffRequest{Request: Request{Objects: keepOnly, ApplySet: &set}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]diffRow{{"ConfigMap", "default", "diff-inv-keep", Unchanged, ""}}, diffRows(ds)); diff != "" {
 		t.Errorf("without prune (-want +got):\n%s", diff)
 	}
-	ds, err = a.Diff(ctx, Request{Objects: withLabels(t, v1)[:1], ApplySet: &set}, true)
+	ds, err = a.Diff(ctx, DiffRequest{Request: Request{Objects: withLabels(t, v1)[:1], ApplySet: &set}, Prune: true})
 	if err != nil {
 		t.Fatal(err)
 	}

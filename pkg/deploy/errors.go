@@ -30,8 +30,10 @@ type ObjectProblem struct {
 	Source string `json:"source,omitempty"`
 	// Message says what is wrong and, where there is one, the fix.
 	Message string `json:"message"`
-	// Err is the underlying error (a *ConflictError for field manager conflicts, an API
-	// status error for rejected dry runs), if any.
+	// Err is the underlying error (a *ConflictError for field manager conflicts, an
+	// *OwnershipError for an object devtool may not take over, an API status error for
+	// rejected dry runs), if any. The problems of every object a request may not take over
+	// share one *OwnershipError that lists them all.
 	Err error `json:"-"`
 }
 
@@ -44,7 +46,8 @@ func (p ObjectProblem) String() string {
 
 // ValidationError lists every object of a request that the cluster would not accept, found
 // by Validate before anything was changed. Problems are in request order. Unwrap returns the
-// problems' underlying errors, so errors.As(err, &conflict) finds a *ConflictError.
+// problems' underlying errors, so errors.As(err, &conflict) finds a *ConflictError and
+// errors.As(err, &ownership) an *OwnershipError.
 type ValidationError struct {
 	Problems []ObjectProblem `json:"problems"`
 }
@@ -100,10 +103,13 @@ func (e *ConflictError) Error() string {
 	}
 	b.WriteString(": ")
 	b.WriteString(e.conflictText())
-	b.WriteString("; rerun with --force-conflicts to take ownership of them")
+	b.WriteString("; ")
+	b.WriteString(e.fix())
 	return b.String()
 }
 
+// conflictText lists the fields and their managers; a manager named "devtool-…" (see
+// ProjectFieldManager) is said to be another devtool project.
 func (e *ConflictError) conflictText() string {
 	if len(e.Conflicts) == 0 {
 		if e.Err != nil {
@@ -113,10 +119,27 @@ func (e *ConflictError) conflictText() string {
 	}
 	parts := make([]string, 0, len(e.Conflicts))
 	for _, c := range e.Conflicts {
+		if isProjectManager(c.Manager) {
+			parts = append(parts, fmt.Sprintf("%s (owned by field manager %q: another devtool project)", c.Field, c.Manager))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("%s (owned by field manager %q)", c.Field, c.Manager))
 	}
 	return "fields owned by another field manager: " + strings.Join(parts, ", ")
 }
+
+// fix says how to resolve the conflict.
+func (e *ConflictError) fix() string {
+	for _, c := range e.Conflicts {
+		if isProjectManager(c.Manager) {
+			return "another devtool project deploys this object too: rename it in one of the projects, or rerun with --force-conflicts to take ownership of the fields"
+		}
+	}
+	return "rerun with --force-conflicts to take ownership of them"
+}
+
+// isProjectManager reports whether a field manager is a devtool project's (ProjectFieldManager).
+func isProjectManager(m string) bool { return strings.HasPrefix(m, projectManagerPrefix) }
 
 func (e *ConflictError) Unwrap() error { return e.Err }
 
@@ -135,3 +158,110 @@ func (e *ClusterError) Error() string {
 }
 
 func (e *ClusterError) Unwrap() error { return e.Err }
+
+// Owner is who an object found in the cluster belongs to, as far as its metadata tells.
+type Owner struct {
+	// Managers are the field managers of its metadata.managedFields, each once, in their order
+	// there: "kubectl-client-side-apply", "kubectl-edit", "helm", "devtool-<project>" (another
+	// devtool project, see ProjectFieldManager), "devtool" (devtool before per-project field
+	// managers).
+	Managers []string `json:"managers,omitempty"`
+	// PartOf is its applyset.kubernetes.io/part-of label: the ID of the ApplySet (another devtool
+	// project's inventory, or kubectl apply --applyset's) it is a member of.
+	PartOf string `json:"partOf,omitempty"`
+	// ManagedBy and Name are its app.kubernetes.io/managed-by and app.kubernetes.io/name labels
+	// (devtool sets them to "devtool" and the devfile's name; Helm to "Helm" and the chart's).
+	ManagedBy string `json:"managedBy,omitempty"`
+	Name      string `json:"name,omitempty"`
+}
+
+func (o Owner) String() string {
+	var parts []string
+	if len(o.Managers) > 0 {
+		ms := make([]string, len(o.Managers))
+		for i, m := range o.Managers {
+			ms[i] = fmt.Sprintf("%q", m)
+			if isProjectManager(m) {
+				ms[i] += " (another devtool project)"
+			}
+		}
+		word := "field manager "
+		if len(ms) > 1 {
+			word = "field managers "
+		}
+		parts = append(parts, word+strings.Join(ms, ", "))
+	}
+	if o.PartOf != "" {
+		parts = append(parts, fmt.Sprintf("member of another inventory (label %s=%s)", LabelPartOf, o.PartOf))
+	}
+	var labels []string
+	if o.ManagedBy != "" {
+		labels = append(labels, LabelManagedBy+"="+o.ManagedBy)
+	}
+	if o.Name != "" {
+		labels = append(labels, LabelName+"="+o.Name)
+	}
+	if len(labels) > 0 {
+		parts = append(parts, "labels "+strings.Join(labels, ", "))
+	}
+	if len(parts) == 0 {
+		return "no field managers or ownership labels"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ForeignObject is an object of a request that exists in the cluster and is someone else's.
+type ForeignObject struct {
+	// Object names it as ObjectProblem.Object does: "Kind apiVersion [namespace/]name".
+	Object string `json:"object"`
+	// Source is where the object was written, if known.
+	Source string `json:"source,omitempty"`
+	// Owner is who it belongs to now.
+	Owner Owner `json:"owner"`
+}
+
+// OwnershipError refuses to take over objects that exist in the cluster and were not deployed
+// by devtool for this project: they do not carry the applyset.kubernetes.io/part-of label of
+// the request's ApplySet (made with kubectl, by Helm, by another devtool project or another
+// ApplySet). Taking them over would make prune and undeploy delete them later. This is Helm's
+// rule: Helm refuses to install a resource that exists without its release's ownership metadata
+// (label app.kubernetes.io/managed-by=Helm, annotations meta.helm.sh/release-name and
+// release-namespace) unless it is adopted. Request.Adopt (deploy --adopt) takes them over;
+// renaming them in the manifests avoids them.
+//
+// Validate returns it inside its *ValidationError (one ObjectProblem per object, all sharing
+// this error): errors.As finds it. Nothing was changed.
+type OwnershipError struct {
+	// ApplySet names the inventory the objects would have joined, "ConfigMap namespace/name".
+	ApplySet string `json:"applySet"`
+	// Objects are the refused objects, in request order.
+	Objects []ForeignObject `json:"objects"`
+}
+
+func (e *OwnershipError) Error() string {
+	var b strings.Builder
+	if len(e.Objects) == 1 {
+		b.WriteString("1 object exists in the cluster and was not deployed by devtool for this project")
+	} else {
+		fmt.Fprintf(&b, "%d objects exist in the cluster and were not deployed by devtool for this project", len(e.Objects))
+	}
+	fmt.Fprintf(&b, " (inventory %s):", e.ApplySet)
+	for _, o := range e.Objects {
+		b.WriteString("\n  - ")
+		b.WriteString(o.Object)
+		if o.Source != "" {
+			fmt.Fprintf(&b, " (%s)", o.Source)
+		}
+		b.WriteString(": owned by ")
+		b.WriteString(o.Owner.String())
+	}
+	b.WriteString("\n")
+	b.WriteString(adoptFix)
+	return b.String()
+}
+
+// adoptFix and adoptFixOne are the fix an ownership refusal suggests.
+const (
+	adoptFix    = "devtool does not take over objects it did not create: rerun with --adopt to take them over (they then belong to this project, and undeploy and --prune may delete them), or rename them in the manifests"
+	adoptFixOne = "devtool does not take over objects it did not create: rerun with --adopt to take it over (it then belongs to this project, and undeploy and --prune may delete it), or rename it in the manifest"
+)

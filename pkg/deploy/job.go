@@ -63,6 +63,9 @@ type JobRequest struct {
 	DryRun DryRun
 	// Timeout bounds the wait for the Job to finish (0: DefaultJobTimeout).
 	Timeout time.Duration
+	// FieldManager is the server-side apply field manager the Job is applied with
+	// (ProjectFieldManager of the project, as Request.FieldManager); empty means FieldManager.
+	FieldManager string
 	// Progress, when set, is called with the Job's status while it has not finished: after the
 	// first poll, then at most every ProgressInterval (default 5 s).
 	Progress func(ObjectStatus)
@@ -120,7 +123,8 @@ func (e *JobError) Error() string {
 //     first, with propagationPolicy Background, after checking that it belongs to the same
 //     project (the app.kubernetes.io/managed-by and app.kubernetes.io/name labels of req.Job);
 //     a Job of another owner is an error and is left alone;
-//  2. the Job is server-side applied (field manager devtool) — it is not an ApplySet member;
+//  2. the Job is server-side applied (field manager req.FieldManager) — it is not an ApplySet
+//     member;
 //  3. it is read every PollInterval until its Complete or Failed condition is True, or
 //     req.Timeout passes;
 //  4. the logs of its Pods go to req.Logs;
@@ -151,7 +155,7 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 	if err != nil {
 		return res, err
 	}
-	items, problems, _, err := a.mapItems(ctx, cl, Preflight{Request: Request{Namespace: req.Namespace}, Jobs: []*unstructured.Unstructured{req.Job}, JobSources: []string{req.Source}})
+	items, problems, _, err := a.mapItems(ctx, cl, Preflight{Request: Request{Namespace: req.Namespace, FieldManager: req.FieldManager}, Jobs: []*unstructured.Unstructured{req.Job}, JobSources: []string{req.Source}})
 	if err != nil {
 		return res, err
 	}

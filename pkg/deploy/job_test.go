@@ -252,7 +252,7 @@ func TestJobOfAnotherOwner(t *testing.T) {
 		t.Fatal(err)
 	}
 	job := execJob(t, "job-foreign", "shop-report", "echo ours")
-	err = a.Validate(context.Background(), Request{Jobs: []*unstructured.Unstructured{job}, JobSources: []string{`command "report"`}})
+	err = a.Validate(context.Background(), Preflight{Jobs: []*unstructured.Unstructured{job}, JobSources: []string{`command "report"`}})
 	var ve *ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) != 1 {
 		t.Fatalf("Validate: %v, want one problem", err)
@@ -285,7 +285,7 @@ func TestValidateJobs(t *testing.T) {
 	set := ApplySet{Name: ApplySetName("jobs-project"), Namespace: "job-validate", Tooling: DefaultTooling}
 	cm := decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {k: v}\n")
 	good := execJob(t, "", "shop-migrate", "echo new")
-	if err := a.Validate(context.Background(), Request{Objects: cm, Jobs: []*unstructured.Unstructured{good}, Namespace: "job-validate", ApplySet: &set}); err != nil {
+	if err := a.Validate(context.Background(), Preflight{Request: Request{Objects: cm, Namespace: "job-validate", ApplySet: &set}, Jobs: []*unstructured.Unstructured{good}}); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 
@@ -293,7 +293,7 @@ func TestValidateJobs(t *testing.T) {
 	if err := unstructured.SetNestedField(bad.Object, "Always", "spec", "template", "spec", "restartPolicy"); err != nil {
 		t.Fatal(err)
 	}
-	err := a.Validate(context.Background(), Request{Objects: cm, Jobs: []*unstructured.Unstructured{good, bad}, JobSources: []string{`command "migrate"`, `command "bad"`}, Namespace: "job-validate"})
+	err := a.Validate(context.Background(), Preflight{Request: Request{Objects: cm, Namespace: "job-validate"}, Jobs: []*unstructured.Unstructured{good, bad}, JobSources: []string{`command "migrate"`, `command "bad"`}})
 	var ve *ValidationError
 	if !errors.As(err, &ve) || len(ve.Problems) != 1 {
 		t.Fatalf("Validate: %v, want one problem", err)

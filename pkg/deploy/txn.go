@@ -33,6 +33,10 @@ type UndeployRequest struct {
 	ApplySet ApplySet
 	// DryRun: none deletes; server sends the deletes as dry runs; client sends nothing.
 	DryRun DryRun
+	// FieldManager is the project's field manager (ProjectFieldManager, as the deploys'
+	// Request.FieldManager): only members whose managedFields show it, or the legacy
+	// FieldManager, are deleted. Empty means FieldManager.
+	FieldManager string
 }
 
 // Transaction is one deploy's changes to its inventory (KEP-3659 ApplySet), in the order
@@ -41,8 +45,9 @@ type UndeployRequest struct {
 // deploy's steps), and Commit prunes and narrows it after every Apply succeeded. The state of
 // one deploy lives here, not in the Applier; Apply may be called concurrently.
 type Transaction struct {
-	// Begin holds every object the deploy will apply, its namespace, dry-run mode, force and
-	// ApplySet (required).
+	// begin holds every object the deploy will apply, its namespace, dry-run mode, force,
+	// ApplySet (required), field manager (the parent's, every Apply's, and the one Commit's
+	// prune deletes for) and Adopt (every Apply's).
 	begin Request
 
 	once     sync.Once
@@ -55,13 +60,17 @@ type Transaction struct {
 }
 
 // NewTransaction returns the transaction of a deploy that will apply begin.Objects as members
-// of begin.ApplySet (required). It does not contact the cluster.
+// of begin.ApplySet (required), with begin.FieldManager (which then overrides each Apply's) and,
+// when begin.Adopt, adopting in every Apply. It does not contact the cluster.
 func NewTransaction(begin Request) (*Transaction, error) {
 	if begin.ApplySet == nil {
 		return nil, errors.New("deploy.NewTransaction: Request.ApplySet is nil")
 	}
 	return &Transaction{begin: begin}, nil
 }
+
+// BeginRequest is the Request the transaction was made with: every object of the deploy.
+func (t *Transaction) BeginRequest() Request { return t.begin }
 
 // ApplySet is the inventory the transaction writes.
 func (t *Transaction) ApplySet() ApplySet { return *t.begin.ApplySet }

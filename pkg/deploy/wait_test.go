@@ -29,7 +29,7 @@ func applyForWait(t *testing.T, a *Applier, text string) []ObjectResult {
 	t.Helper()
 	objs := decode(t, text)
 	SetLabels(objs, map[string]string{"app.kubernetes.io/managed-by": "devtool"})
-	res, err := a.Apply(context.Background(), Request{Objects: objs, Namespace: "default"})
+	res, err := a.Apply(context.Background(), nil, Request{Objects: objs, Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -460,3 +460,47 @@ func schemaAtLeast(version string, major, minor int) bool {
 	}
 	return ma > major || (ma == major && mi >= minor)
 }
+
+// CompileBuild compiles `devtool build`: one build step per image component named in
+// components (every image component when empty), in devfile order, without dependencies
+// (they run in parallel). Errors: an *Error naming a component that is not an image component
+// of d (the message lists the image components), or one when d has no image component.
+func CompileBuild(d *devfile.Devfile, components []string) (*Plan, error) {
+	var images []string
+	for _, c := range d.Components {
+		if c.Kind == devfile.KindImage {
+			images = append(images, c.Name)
+		}
+	}
+	want := map[string]bool{}
+	for _, n := range components {
+		c, ok := d.Component(n)
+		if !ok || c.Kind != devfile.KindImage {
+			return nil, &ComponentError{Component: n, Msg: fmt.Sprintf("no image component of that name in %s (image components: %v)", d.Path, images)}
+		}
+		want[n] = true
+	}
+	p := &Plan{}
+	for _, n := range images {
+		if len(want) == 0 || want[n] {
+			p.Steps = append(p.Steps, Step{ID: n, Kind: StepBuild, Component: n})
+		}
+	}
+	if len(p.Steps) == 0 {
+		return nil, &ComponentError{Msg: fmt.Sprintf("%s has no image components to build", d.Path)}
+	}
+	return p, nil
+}
+
+// ComponentError is a --component that names no image component, or a devfile without any.
+type ComponentError struct {
+	Component string
+	Msg       string
+}
+
+func (e *ComponentError) Error() string {
+	if e.Component == "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("--component %q: %s", e.Component, e.Msg)
+}

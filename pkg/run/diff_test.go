@@ -18,18 +18,18 @@ import (
 // fakeDiffer is a fakeDeployer that can diff: it records the requests and returns diffs.
 type fakeDiffer struct {
 	fakeDeployer
-	diffReqs []deploy.Request
+	diffReqs []deploy.DiffRequest
 	prunes   []bool
 	diffs    []deploy.ObjectDiff
 	diffErr  error
 }
 
-func (d *fakeDiffer) Diff(ctx context.Context, req deploy.Request, prune bool) ([]deploy.ObjectDiff, error) {
+func (d *fakeDiffer) Diff(ctx context.Context, req deploy.DiffRequest) ([]deploy.ObjectDiff, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "diff")
 	d.diffReqs = append(d.diffReqs, req)
-	d.prunes = append(d.prunes, prune)
+	d.prunes = append(d.prunes, req.Prune)
 	return d.diffs, d.diffErr
 }
 

@@ -326,7 +326,7 @@ func TestDiffLeavesJobsOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dif.diffReqs) != 1 || len(dif.diffReqs[0].Jobs) != 0 || len(dif.diffReqs[0].Objects) != 1 || dif.diffReqs[0].Objects[0].GetKind() != "ConfigMap" {
+	if len(dif.diffReqs) != 1 || len(dif.diffReqs[0].Objects) != 1 || dif.diffReqs[0].Objects[0].GetKind() != "ConfigMap" {
 		t.Errorf("diff requests = %+v, want the ConfigMap only", dif.diffReqs)
 	}
 	if !strings.Contains(strings.Join(rep.Notes, "\n"), `exec command "migrate" is not compared: deploy runs it in a new Job shop-migrate each time`) {

@@ -51,8 +51,10 @@ func qualify(imageName, registry, devfileName string) (repo, tag string, rewritt
 // resolveBuildPaths turns an image component's dockerfile uri and buildContext (already
 // substituted) into absolute paths, odo v3's rules: both relative to the devfile directory;
 // an empty buildContext, ${PROJECTS_ROOT} and ${PROJECT_SOURCE} mean the devfile directory; an
-// empty uri means "Dockerfile" in the build context.
-func resolveBuildPaths(devfileDir, uri, buildContext string) (contextDir, dockerfile string, err error) {
+// empty uri means "Dockerfile" in the build context. Unless allowOutside, both must resolve
+// (after symlinks) inside the devfile directory: a devfile must not push the host's files in
+// an image (*OutsideProjectError).
+func resolveBuildPaths(devfileDir, uri, buildContext string, allowOutside bool) (contextDir, dockerfile string, err error) {
 	bc := buildContext
 	for _, v := range []string{"${PROJECTS_ROOT}", "${PROJECT_SOURCE}", "$PROJECTS_ROOT", "$PROJECT_SOURCE"} {
 		bc = strings.ReplaceAll(bc, v, devfileDir)
@@ -87,7 +89,44 @@ func resolveBuildPaths(devfileDir, uri, buildContext string) (contextDir, docker
 		}
 		return "", "", fmt.Errorf("dockerfile uri %q: %w; add the Dockerfile or fix `dockerfile.uri` (relative paths start at the devfile directory %s)", written, err, devfileDir)
 	}
+	if !allowOutside {
+		if err := inside(devfileDir, bc, "dockerfile.buildContext", buildContext); err != nil {
+			return "", "", err
+		}
+		if err := inside(devfileDir, df, "dockerfile.uri", uri); err != nil {
+			return "", "", err
+		}
+	}
 	return bc, df, nil
+}
+
+// OutsideProjectError is a path in the devfile that resolves outside the project directory
+// (after symlinks). --allow-outside-project permits it.
+type OutsideProjectError struct {
+	// Field is where it was written (e.g. "dockerfile.buildContext"), Value as written, Path
+	// where it resolves, Project the project directory.
+	Field, Value, Path, Project string
+}
+
+func (e *OutsideProjectError) Error() string {
+	return fmt.Sprintf("%s %q resolves to %s, outside the project directory %s; devtool only reads files inside the project (pass --allow-outside-project if you mean it)", e.Field, e.Value, e.Path, e.Project)
+}
+
+// inside checks that path (which exists) lies in root after resolving symlinks in both.
+func inside(root, path, field, value string) error {
+	r, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return err
+	}
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(r, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return &OutsideProjectError{Field: field, Value: value, Path: p, Project: r}
+	}
+	return nil
 }
 
 var labelValueInvalid = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

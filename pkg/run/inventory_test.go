@@ -48,7 +48,7 @@ func TestInventorySpansTheDeploy(t *testing.T) {
 			if diff := cmp.Diff([]string{"validate", "begin", "apply", "apply", "finish"}, dep.calls); diff != "" {
 				t.Errorf("deployer calls (-want +got):\n%s", diff)
 			}
-			for _, req := range append(append(append([]deploy.Request{}, dep.validated...), dep.begun...), dep.applied...) {
+			for _, req := range append(append(append([]deploy.Request{}, requestsOf(dep.validated)...), dep.begun...), dep.applied...) {
 				if req.ApplySet == nil {
 					t.Fatalf("a request without the ApplySet: %+v", req)
 				}
@@ -175,4 +175,12 @@ func TestTooling(t *testing.T) {
 			t.Errorf("tooling(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func requestsOf(pfs []deploy.Preflight) []deploy.Request {
+	out := make([]deploy.Request, len(pfs))
+	for i, pf := range pfs {
+		out[i] = pf.Request
+	}
+	return out
 }

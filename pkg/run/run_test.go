@@ -60,22 +60,23 @@ func (b *fakeBuilder) Build(ctx context.Context, req build.Request, log io.Write
 
 type fakeDeployer struct {
 	mu          sync.Mutex
-	validated   []deploy.Request
+	validated   []deploy.Preflight
 	applied     []deploy.Request
 	validateErr error
 
 	calls     []string // "validate", "begin", "apply", "finish", "undeploy", in call order
 	begun     []deploy.Request
-	finished  [][]deploy.ObjectResult // the applied argument of each FinishApplySet
+	finished  [][]deploy.ObjectResult // the applied argument of each Commit
 	prune     []bool
 	beginErr  error
-	pruned    []deploy.ObjectResult // FinishApplySet's result
+	pruned    []deploy.ObjectResult // Commit's result
 	finishErr error
 	undeploy  func(set deploy.ApplySet) ([]deploy.ObjectResult, error)
 	undeploys []deploy.ApplySet
+	began     map[*deploy.Transaction]bool
 }
 
-func (d *fakeDeployer) Validate(ctx context.Context, req deploy.Request) error {
+func (d *fakeDeployer) Validate(ctx context.Context, req deploy.Preflight) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "validate")
@@ -83,7 +84,15 @@ func (d *fakeDeployer) Validate(ctx context.Context, req deploy.Request) error {
 	return d.validateErr
 }
 
-func (d *fakeDeployer) Apply(ctx context.Context, req deploy.Request) (deploy.Result, error) {
+// Apply begins tx on its first apply, as deploy.Applier does: the begin is recorded as "begin".
+func (d *fakeDeployer) Apply(ctx context.Context, tx *deploy.Transaction, req deploy.Request) (deploy.Result, error) {
+	if tx != nil {
+		set := tx.ApplySet()
+		req.ApplySet = &set
+		if err := d.begin(tx); err != nil {
+			return deploy.Result{}, err
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "apply")
@@ -95,16 +104,22 @@ func (d *fakeDeployer) Apply(ctx context.Context, req deploy.Request) (deploy.Re
 	return res, nil
 }
 
-func (d *fakeDeployer) BeginApplySet(ctx context.Context, req deploy.Request) error {
-	time.Sleep(5 * time.Millisecond) // parallel apply steps must wait for it
+func (d *fakeDeployer) begin(tx *deploy.Transaction) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.calls = append(d.calls, "begin")
-	d.begun = append(d.begun, req)
+	if d.began == nil {
+		d.began = map[*deploy.Transaction]bool{}
+	}
+	if !d.began[tx] {
+		d.began[tx] = true
+		time.Sleep(5 * time.Millisecond) // parallel apply steps must wait for it
+		d.calls = append(d.calls, "begin")
+		d.begun = append(d.begun, tx.BeginRequest())
+	}
 	return d.beginErr
 }
 
-func (d *fakeDeployer) FinishApplySet(ctx context.Context, set deploy.ApplySet, applied []deploy.ObjectResult, prune bool, dryRun deploy.DryRun) ([]deploy.ObjectResult, error) {
+func (d *fakeDeployer) Commit(ctx context.Context, tx *deploy.Transaction, applied []deploy.ObjectResult, prune bool) ([]deploy.ObjectResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "finish")
@@ -113,15 +128,23 @@ func (d *fakeDeployer) FinishApplySet(ctx context.Context, set deploy.ApplySet, 
 	return d.pruned, d.finishErr
 }
 
-func (d *fakeDeployer) Undeploy(ctx context.Context, set deploy.ApplySet, dryRun deploy.DryRun) ([]deploy.ObjectResult, error) {
+func (d *fakeDeployer) Undeploy(ctx context.Context, req deploy.UndeployRequest) ([]deploy.ObjectResult, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(d.calls, "undeploy")
-	d.undeploys = append(d.undeploys, set)
+	d.undeploys = append(d.undeploys, req.ApplySet)
 	if d.undeploy == nil {
 		return nil, nil
 	}
-	return d.undeploy(set)
+	return d.undeploy(req.ApplySet)
+}
+
+func (d *fakeDeployer) Wait(ctx context.Context, req deploy.WaitRequest) ([]deploy.ObjectStatus, error) {
+	return nil, errors.New("fakeDeployer cannot wait")
+}
+
+func (d *fakeDeployer) RunJob(ctx context.Context, req deploy.JobRequest) (deploy.JobResult, error) {
+	return deploy.JobResult{}, errors.New("fakeDeployer cannot run Jobs")
 }
 
 func project(t *testing.T, files map[string]string) (*devfile.Devfile, *plan.Plan) {
@@ -513,7 +536,7 @@ func TestRequestsNameComponents(t *testing.T) {
 	if _, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true}); err != nil {
 		t.Fatal(err)
 	}
-	reqs := append(append([]deploy.Request{}, dep.validated...), dep.applied...)
+	reqs := append(append([]deploy.Request{}, requestsOf(dep.validated)...), dep.applied...)
 	if len(reqs) != 3 {
 		t.Fatalf("%d requests, want 3", len(reqs))
 	}
@@ -549,7 +572,7 @@ func TestClientDryRunPreflight(t *testing.T) {
 	if _, err := r.Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me", Push: true, DryRun: deploy.DryRunClient}); err != nil {
 		t.Fatal(err)
 	}
-	for _, req := range append(dep.validated, dep.applied...) {
+	for _, req := range append(requestsOf(dep.validated), dep.applied...) {
 		if req.DryRun != deploy.DryRunClient {
 			t.Errorf("request with DryRun %q, want client", req.DryRun)
 		}

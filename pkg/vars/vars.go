@@ -212,6 +212,12 @@ func ParseFile(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading --var-file: %w", err)
 	}
+	return parseVarFile(b, path)
+}
+
+// parseVarFile parses the content b of the --var-file at path (ParseFile's format); path only
+// names the file in errors.
+func parseVarFile(b []byte, path string) (map[string]string, error) {
 	out := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, len(b)+1) // a line may be as long as the file (bufio's default limit is 64 KiB)

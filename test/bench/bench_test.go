@@ -95,7 +95,7 @@ func BenchmarkBuildHello(b *testing.B) {
 func BenchmarkRebuildUnchanged(b *testing.B) {
 	f := setup(b)
 	ctx := context.Background()
-	reg := build.RemoteRegistry()
+	reg := build.RemoteRegistry(build.RegistryPolicy{})
 	b.Run("devtool", func(b *testing.B) {
 		cb := build.Cached(native.New(), reg)
 		if _, err := cb.Build(ctx, f.request("native-cached", ""), io.Discard); err != nil {

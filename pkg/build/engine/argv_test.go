@@ -1,24 +1,25 @@
 package engine
 
 import (
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/devtool/devtool/pkg/build"
 )
 
 func TestBuildArgv(t *testing.T) {
+	// None of these is read: a bare KEY is unset, and options replace odo's variables.
 	t.Setenv("FROM_ENV", "secret")
-	t.Setenv(EnvBuildArgs, "")
-	t.Setenv(EnvBuildahIsolation, "") // set, even empty: buildah's own variable wins
+	t.Setenv(EnvBuildArgs, "--from-env")
+	t.Setenv(EnvBuildahIsolation, "oci")
 	req := build.Request{
 		Name:       "backend",
 		ContextDir: "/src/ctx",
 		Dockerfile: "/src/Dockerfile",
-		Args:       []string{"A=1", "FROM_ENV", "UNSET_ARG_FOR_TEST", "B=x=y"},
+		Args:       []string{"A=1", "FROM_ENV", "UNSET_ARG_FOR_TEST", "C=1", "B=x=y", "C"},
 		Repository: "127.0.0.1:5000/app",
 		Platforms:  []string{"linux/arm64"},
 	}
@@ -32,7 +33,7 @@ func TestBuildArgv(t *testing.T) {
 		{
 			name: "buildah", kind: Buildah, opts: []Option{WithIsolation("chroot")}, tlsOff: true,
 			want: "buildah build --isolation chroot --tls-verify=false -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
-				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 /src/ctx",
+				"--build-arg A=1 --build-arg B=x=y --platform linux/arm64 /src/ctx",
 		},
 		{
 			name: "buildah with global and build flags", kind: Buildah,
@@ -42,17 +43,17 @@ func TestBuildArgv(t *testing.T) {
 				WithBuildFlags("--layers", "--network=host"),
 			},
 			want: "buildah --root /r --storage-driver vfs build --isolation oci -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
-				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 --layers --network=host /src/ctx",
+				"--build-arg A=1 --build-arg B=x=y --platform linux/arm64 --layers --network=host /src/ctx",
 		},
 		{
 			name: "podman", kind: Podman, tlsOff: true,
 			want: "podman build --tls-verify=false -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
-				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 /src/ctx",
+				"--build-arg A=1 --build-arg B=x=y --platform linux/arm64 /src/ctx",
 		},
 		{
 			name: "docker ignores isolation and tls", kind: Docker, opts: []Option{WithIsolation("chroot")}, tlsOff: true,
 			want: "docker build -f /src/Dockerfile -t 127.0.0.1:5000/app:t " +
-				"--build-arg A=1 --build-arg FROM_ENV --build-arg B=x=y --platform linux/arm64 /src/ctx",
+				"--build-arg A=1 --build-arg B=x=y --platform linux/arm64 /src/ctx",
 		},
 	}
 	for _, tc := range tests {
@@ -67,62 +68,97 @@ func TestBuildArgv(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	t.Run("buildah isolates with chroot", func(t *testing.T) {
-		t.Setenv(EnvBuildArgs, "")
-		unsetenv(t, EnvBuildahIsolation)
-		if got := New(Buildah).(*engine).cfg.isolation; got != "chroot" {
-			t.Errorf("isolation = %q, want chroot", got)
+	// New reads no environment: these change nothing.
+	t.Setenv(EnvBuildahIsolation, "oci")
+	t.Setenv(EnvPodmanCmd, "/opt/podman")
+	t.Setenv(EnvDockerCmd, "nerdctl")
+	t.Setenv(EnvBuildArgs, "--layers")
+	for _, k := range kinds {
+		c := New(k).(*engine).cfg
+		wantIso := ""
+		if k == Buildah {
+			wantIso = "chroot" // buildah isolates with chroot
 		}
-		if got := New(Podman).(*engine).cfg.isolation; got != "" {
-			t.Errorf("podman isolation = %q, want the engine's default", got)
+		if c.binary != string(k) || c.isolation != wantIso || len(c.buildFlags) != 0 || len(c.globalFlags) != 0 {
+			t.Errorf("New(%s) config = %+v, want binary %s, isolation %q, no flags", k, c, k, wantIso)
 		}
-	})
-	t.Run("BUILDAH_ISOLATION wins", func(t *testing.T) {
-		t.Setenv(EnvBuildahIsolation, "oci")
-		if got := New(Buildah).(*engine).cfg.isolation; got != "" {
-			t.Errorf("isolation = %q, want none passed", got)
-		}
-	})
-	t.Run("odo variables", func(t *testing.T) {
-		t.Setenv(EnvPodmanCmd, "/opt/podman")
-		t.Setenv(EnvDockerCmd, "nerdctl")
-		t.Setenv(EnvBuildArgs, "--layers; --network=host;;")
-		p := New(Podman).(*engine)
-		if p.cfg.binary != "/opt/podman" || New(Docker).(*engine).cfg.binary != "nerdctl" || New(Buildah).(*engine).cfg.binary != "buildah" {
-			t.Errorf("binaries = %q, %q, %q", p.cfg.binary, New(Docker).(*engine).cfg.binary, New(Buildah).(*engine).cfg.binary)
-		}
-		if diff := cmp.Diff([]string{"--layers", "--network=host"}, p.cfg.buildFlags); diff != "" {
-			t.Errorf("build flags (-want +got):\n%s", diff)
-		}
-		if got := New(Podman, WithBuildFlags()).(*engine).cfg.buildFlags; len(got) != 0 {
-			t.Errorf("WithBuildFlags() left %v, want it to replace ODO_IMAGE_BUILD_ARGS", got)
-		}
-	})
+	}
+	if got := New(Buildah, WithIsolation("")).(*engine).cfg.isolation; got != "" {
+		t.Errorf(`WithIsolation(""): isolation = %q, want none passed`, got)
+	}
+	if got := New(Podman, WithBuildFlags("--a"), WithBuildFlags()).(*engine).cfg.buildFlags; len(got) != 0 {
+		t.Errorf("WithBuildFlags() left %v, want it to replace earlier build flags", got)
+	}
+}
+
+var kinds = []Kind{Buildah, Podman, Docker}
+
+// TestEnvOptions: odo's variables and BUILDAH_ISOLATION, read through the given getenv.
+func TestEnvOptions(t *testing.T) {
+	odo := map[string]string{EnvPodmanCmd: "/opt/podman", EnvDockerCmd: "nerdctl", EnvBuildArgs: "--layers; --network=host;;"}
+	type cfg struct {
+		Binary     string
+		BuildFlags []string
+		Isolation  string
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		kind Kind
+		opts []Option // given to New after EnvOptions
+		want cfg
+	}{
+		{name: "nothing set: New's defaults", kind: Buildah, want: cfg{Binary: "buildah", Isolation: "chroot"}},
+		{name: "podman: PODMAN_CMD, ODO_IMAGE_BUILD_ARGS", env: odo, kind: Podman, want: cfg{Binary: "/opt/podman", BuildFlags: []string{"--layers", "--network=host"}}},
+		{name: "docker: DOCKER_CMD", env: odo, kind: Docker, want: cfg{Binary: "nerdctl", BuildFlags: []string{"--layers", "--network=host"}}},
+		{name: "buildah: neither *_CMD", env: odo, kind: Buildah, want: cfg{Binary: "buildah", BuildFlags: []string{"--layers", "--network=host"}, Isolation: "chroot"}},
+		{name: "empty values count as unset", env: map[string]string{EnvPodmanCmd: "", EnvBuildArgs: " ; "}, kind: Podman, want: cfg{Binary: "podman"}},
+		{name: "BUILDAH_ISOLATION set: no --isolation", env: map[string]string{EnvBuildahIsolation: "oci"}, kind: Buildah, want: cfg{Binary: "buildah"}},
+		{name: "BUILDAH_ISOLATION set empty", env: map[string]string{EnvBuildahIsolation: ""}, kind: Buildah, want: cfg{Binary: "buildah"}},
+		{name: "BUILDAH_ISOLATION and podman", env: map[string]string{EnvBuildahIsolation: "oci"}, kind: Podman, want: cfg{Binary: "podman"}},
+		{name: "later options win", env: odo, kind: Podman, opts: []Option{WithBinary("podman-remote"), WithBuildFlags("--pull")},
+			want: cfg{Binary: "podman-remote", BuildFlags: []string{"--pull"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
+			c := New(tc.kind, append(EnvOptions(tc.kind, getenv), tc.opts...)...).(*engine).cfg
+			got := cfg{Binary: c.binary, BuildFlags: c.buildFlags, Isolation: c.isolation}
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
 }
 
 func TestPushArgv(t *testing.T) {
-	t.Setenv(build.EnvInsecureRegistries, "registry.lan")
+	t.Setenv(build.EnvInsecureRegistries, "quay.io") // not read: the policy decides
+	lan := build.RegistryPolicy{Insecure: []string{"registry.lan"}}
 	tests := []struct {
-		kind Kind
-		ref  string
-		want string
+		kind   Kind
+		policy build.RegistryPolicy
+		ref    string
+		want   string
 	}{
-		{Buildah, "127.0.0.1:5000/app:t", "buildah --root /r push --digestfile /d --tls-verify=false 127.0.0.1:5000/app:t docker://127.0.0.1:5000/app:t"},
-		{Buildah, "registry.lan/app:t", "buildah --root /r push --digestfile /d --tls-verify=false registry.lan/app:t docker://registry.lan/app:t"},
-		{Podman, "quay.io/me/app:t", "podman --root /r push --digestfile /d quay.io/me/app:t docker://quay.io/me/app:t"},
-		{Docker, "quay.io/me/app:t", "docker --root /r push quay.io/me/app:t"},
+		{Buildah, build.RegistryPolicy{}, "127.0.0.1:5000/app:t", "buildah --root /r push --digestfile /d --tls-verify=false 127.0.0.1:5000/app:t docker://127.0.0.1:5000/app:t"},
+		{Buildah, lan, "registry.lan/app:t", "buildah --root /r push --digestfile /d --tls-verify=false registry.lan/app:t docker://registry.lan/app:t"},
+		{Buildah, build.RegistryPolicy{}, "registry.lan/app:t", "buildah --root /r push --digestfile /d registry.lan/app:t docker://registry.lan/app:t"},
+		{Podman, lan, "quay.io/me/app:t", "podman --root /r push --digestfile /d quay.io/me/app:t docker://quay.io/me/app:t"},
+		{Docker, lan, "quay.io/me/app:t", "docker --root /r push quay.io/me/app:t"},
 	}
 	for _, tc := range tests {
-		e := New(tc.kind, WithGlobalFlags("--root", "/r")).(*engine)
+		e := New(tc.kind, WithGlobalFlags("--root", "/r"), WithRegistryPolicy(tc.policy)).(*engine)
 		if got := strings.Join(e.pushArgv(string(tc.kind), tc.ref, "/d"), " "); got != tc.want {
-			t.Errorf("%s push %s:\n got %s\nwant %s", tc.kind, tc.ref, got, tc.want)
+			t.Errorf("%s push %s (policy %v):\n got %s\nwant %s", tc.kind, tc.ref, tc.policy, got, tc.want)
 		}
 	}
 }
 
 func TestInsecurePulls(t *testing.T) {
-	t.Setenv(build.EnvInsecureRegistries, "registry.lan")
+	// Neither is read: the policy lists registry.lan, and a bare build arg is unset.
+	t.Setenv(build.EnvInsecureRegistries, "quay.io")
 	t.Setenv("BASE_FROM_ENV", "127.0.0.1:5000/base")
+	policy := build.RegistryPolicy{Insecure: []string{"registry.lan"}}
 	tests := []struct {
 		name       string
 		dockerfile string
@@ -139,7 +175,9 @@ func TestInsecurePulls(t *testing.T) {
 		{"scratch only pulls nothing", "FROM scratch\nCOPY . /\n", nil, false},
 		{"ARG default", "ARG BASE=127.0.0.1:5000/bbb\nFROM ${BASE}:latest\n", nil, true},
 		{"ARG overridden by build arg", "ARG BASE=127.0.0.1:5000/bbb\nFROM $BASE\n", []string{"BASE=quay.io/bbb"}, false},
-		{"ARG from environment", "ARG BASE_FROM_ENV\nFROM $BASE_FROM_ENV\n", []string{"BASE_FROM_ENV"}, true},
+		{"bare build arg is unset, not read from the environment", "ARG BASE_FROM_ENV\nFROM $BASE_FROM_ENV\n", []string{"BASE_FROM_ENV"}, false},
+		{"bare build arg unsets an earlier value", "ARG BASE=127.0.0.1:5000/bbb\nFROM $BASE\n", []string{"BASE=quay.io/bbb", "BASE"}, true},
+		{"host listed only in the environment", "FROM quay.io/bbb\n", nil, false},
 		{"ARG with :- default", "ARG TAG\nFROM 127.0.0.1:5000/bbb:${TAG:-latest}\n", nil, true},
 		{"undeclared ARG", "FROM $NOPE\n", nil, false},
 		{"continuation and comments", "# comment\nFROM \\\n  127.0.0.1:5000/bbb \\\n  AS x\n# FROM quay.io/yyy\n", nil, true},
@@ -148,7 +186,7 @@ func TestInsecurePulls(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := insecurePulls([]byte(tc.dockerfile), tc.args); got != tc.want {
+			if got := insecurePulls([]byte(tc.dockerfile), tc.args, policy); got != tc.want {
 				t.Errorf("insecurePulls = %v, want %v for\n%s", got, tc.want, tc.dockerfile)
 			}
 		})
@@ -172,15 +210,6 @@ func TestTailWriter(t *testing.T) {
 	}
 }
 
-// unsetenv unsets key for the test and restores it afterwards.
-func unsetenv(t *testing.T, key string) {
-	t.Helper()
-	t.Setenv(key, "") // registers the restore
-	if err := os.Unsetenv(key); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestInsecurePullsRunMount: RUN --mount=…,from=IMAGE pulls IMAGE, so it must keep TLS on
 // when IMAGE is on a secure registry.
 func TestInsecurePullsRunMount(t *testing.T) {
@@ -197,7 +226,7 @@ func TestInsecurePullsRunMount(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := insecurePulls([]byte(tc.dockerfile), nil); got != tc.want {
+			if got := insecurePulls([]byte(tc.dockerfile), nil, build.RegistryPolicy{}); got != tc.want {
 				t.Errorf("insecurePulls = %v, want %v for\n%s", got, tc.want, tc.dockerfile)
 			}
 		})
@@ -207,8 +236,6 @@ func TestInsecurePullsRunMount(t *testing.T) {
 // TestConfig: settings that change the image are part of the builder's Config, which
 // build.Cached hashes into the tag.
 func TestConfig(t *testing.T) {
-	t.Setenv(EnvBuildArgs, "")
-	t.Setenv(EnvBuildahIsolation, "")
 	var _ build.Configured = New(Buildah).(*engine)
 	if got := New(Podman).(*engine).Config(); got != "" {
 		t.Errorf("podman without settings: Config = %q, want empty", got)
@@ -218,8 +245,10 @@ func TestConfig(t *testing.T) {
 	if dev == prod || dev == "" {
 		t.Errorf("Config with --target=dev %q, with --target=prod %q: want different", dev, prod)
 	}
-	t.Setenv(EnvBuildArgs, "--target=prod")
-	if env := New(Podman).(*engine).Config(); env != prod {
+	getenv := func(k string) (string, bool) {
+		return map[string]string{EnvBuildArgs: "--target=prod"}[k], k == EnvBuildArgs
+	}
+	if env := New(Podman, EnvOptions(Podman, getenv)...).(*engine).Config(); env != prod {
 		t.Errorf("ODO_IMAGE_BUILD_ARGS: Config = %q, want %q", env, prod)
 	}
 	if oci, chroot := New(Buildah, WithIsolation("oci")).(*engine).Config(), New(Buildah, WithIsolation("chroot")).(*engine).Config(); oci == chroot {
@@ -242,7 +271,6 @@ func TestRunLogHidesBuildArgValues(t *testing.T) {
 // TestBuildArgvPathsAbsolute: a relative context or Dockerfile that looks like a flag stays
 // a path.
 func TestBuildArgvPathsAbsolute(t *testing.T) {
-	t.Setenv(EnvBuildArgs, "")
 	e := New(Docker).(*engine)
 	argv := e.buildArgv("docker", build.Request{ContextDir: "--help", Dockerfile: "-Dockerfile"}, "r:t", false)
 	// docker build -f DOCKERFILE … CONTEXT

@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"bytes"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,24 +13,21 @@ import (
 
 // insecurePulls reports whether buildah/podman should build with --tls-verify=false: the
 // Dockerfile pulls at least one image (FROM, COPY/ADD --from, RUN --mount=…,from=) and every
-// image it pulls is on a registry for which build.InsecureRegistry holds (loopback,
-// DEVTOOL_INSECURE_REGISTRIES).
+// image it pulls is on a registry for which policy.IsInsecure holds (loopback, or listed).
 // --tls-verify=false applies to every pull of the build, so a Dockerfile that also pulls from
 // a secure registry (or names a base image devtool cannot resolve) keeps TLS verification on;
 // such a setup needs the registry marked insecure in registries.conf instead.
 //
 // args are the Request's build arguments, which override the defaults of ARGs declared before
-// the first FROM, as in docker.
-func insecurePulls(dockerfile []byte, args []string) bool {
+// the first FROM, as in docker; "KEY" alone is unset and overrides nothing.
+func insecurePulls(dockerfile []byte, args []string, policy build.RegistryPolicy) bool {
 	vars := map[string]string{}
 	override := map[string]string{}
 	for _, a := range args {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			v, ok = os.LookupEnv(k)
-		}
-		if ok {
+		if k, v, ok := strings.Cut(a, "="); ok {
 			override[k] = v
+		} else {
+			delete(override, k)
 		}
 	}
 	stages := map[string]bool{}
@@ -97,7 +93,7 @@ func insecurePulls(dockerfile []byte, args []string) bool {
 	}
 	for _, img := range images {
 		r, err := name.ParseReference(img)
-		if err != nil || !build.InsecureRegistry(r.Context().RegistryStr()) {
+		if err != nil || !policy.IsInsecure(r.Context().RegistryStr()) {
 			return false
 		}
 	}

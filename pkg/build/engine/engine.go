@@ -5,21 +5,34 @@
 // What runs (argv; global flags from WithGlobalFlags go right after the program):
 //
 //	buildah build --isolation chroot [--tls-verify=false] -f DOCKERFILE -t REPO:TAG
-//	        [--build-arg K=V | --build-arg K]… [--platform P] [build flags…] CONTEXT
+//	        [--build-arg K=V]… [--platform P] [build flags…] CONTEXT
 //	buildah push --digestfile TMP [--tls-verify=false] REPO:TAG docker://REPO:TAG
 //	podman  build [--isolation I] [--tls-verify=false] -f … -t … … CONTEXT
 //	podman  push --digestfile TMP [--tls-verify=false] REPO:TAG docker://REPO:TAG
 //	docker  build -f … -t … [--build-arg …]… [--platform P] [build flags…] CONTEXT
 //	docker  push REPO:TAG        (digest from its output, else docker image inspect)
 //
-// Machine-specific engine settings belong in the engines' own configuration, which they read
-// from the environment devtool passes through: CONTAINERS_CONF (podman's OCI runtime, e.g.
-// runtime = "runc" where crun cannot run on a cgroup v1/v2 hybrid host), CONTAINERS_STORAGE_CONF
-// (storage driver and root), CONTAINERS_REGISTRIES_CONF (mirrors, insecure registries),
-// BUILDAH_ISOLATION, DOCKER_HOST. Options cover the rest when embedding.
+// A build argument given as "KEY" alone (no value) is not passed: the engine would take the
+// value from its own environment, which build.Request.Args rules out.
 //
-// For migration from odo, PODMAN_CMD and DOCKER_CMD name the podman and docker programs, and
-// ODO_IMAGE_BUILD_ARGS (semicolon-separated) adds flags to every build command.
+// --tls-verify=false is decided by the build.RegistryPolicy given with WithRegistryPolicy
+// (loopback registries always qualify): for a push to such a registry, and for a build whose
+// every pulled image is on one.
+//
+// The package reads no environment variables itself. Machine-specific engine settings belong
+// in the engines' own configuration, which they read from the environment devtool passes
+// through: CONTAINERS_CONF (podman's OCI runtime, e.g. runtime = "runc" where crun cannot run
+// on a cgroup v1/v2 hybrid host), CONTAINERS_STORAGE_CONF (storage driver and root),
+// CONTAINERS_REGISTRIES_CONF (mirrors, insecure registries), BUILDAH_ISOLATION, DOCKER_HOST.
+// Options cover the rest; EnvOptions turns odo's variables (PODMAN_CMD, DOCKER_CMD,
+// ODO_IMAGE_BUILD_ARGS) and BUILDAH_ISOLATION into options for pkg/cli.
+//
+// # Cancellation
+//
+// Each engine command runs in its own process group. Cancelling the build's context sends
+// SIGINT to the whole group — the engine and whatever it started, such as the processes of a
+// RUN step under buildah's chroot isolation — then, after a grace period (10 s), SIGKILL to the
+// group, so no RUN process outlives the build.
 package engine
 
 import (
@@ -33,6 +46,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/devtool/devtool/pkg/build"
@@ -49,7 +63,7 @@ const (
 	Buildah Kind = "buildah"
 )
 
-// Environment variables the engine backends read when New is called.
+// Environment variables EnvOptions maps to options.
 const (
 	// EnvPodmanCmd and EnvDockerCmd name the podman and docker programs (odo's variables).
 	EnvPodmanCmd = "PODMAN_CMD"
@@ -57,8 +71,8 @@ const (
 	// EnvBuildArgs holds extra build flags, separated by ";" (odo's ODO_IMAGE_BUILD_ARGS),
 	// e.g. "--layers;--network=host".
 	EnvBuildArgs = "ODO_IMAGE_BUILD_ARGS"
-	// EnvBuildahIsolation is buildah's own variable; when set, devtool does not pass
-	// --isolation and buildah (and podman) use its value.
+	// EnvBuildahIsolation is buildah's own variable; when it is set, devtool should pass no
+	// --isolation, so that buildah (and podman) use its value.
 	EnvBuildahIsolation = "BUILDAH_ISOLATION"
 )
 
@@ -72,14 +86,17 @@ const stopGrace = 10 * time.Second
 type Option func(*config)
 
 type config struct {
-	binary      string
-	globalFlags []string
-	buildFlags  []string
-	isolation   string
+	binary       string
+	globalFlags  []string
+	buildFlags   []string
+	isolation    string
+	isolationSet bool
+	policy       build.RegistryPolicy
+	stopGrace    time.Duration // between SIGINT and SIGKILL; tests shorten it
 }
 
 // WithBinary sets the program to run (a name looked up on PATH, or a path). Default: the
-// Kind's name, or PODMAN_CMD / DOCKER_CMD when set.
+// Kind's name.
 func WithBinary(program string) Option { return func(c *config) { c.binary = program } }
 
 // WithGlobalFlags adds flags placed before the subcommand of every engine invocation, e.g.
@@ -88,8 +105,9 @@ func WithGlobalFlags(flags ...string) Option {
 	return func(c *config) { c.globalFlags = append(c.globalFlags, flags...) }
 }
 
-// WithBuildFlags adds flags to the build command, placed just before the context directory
-// (e.g. "--layers", "--network=host"). They replace ODO_IMAGE_BUILD_ARGS.
+// WithBuildFlags sets the flags added to the build command, placed just before the context
+// directory (e.g. "--layers", "--network=host"); a later WithBuildFlags replaces an earlier
+// one. Default: none.
 func WithBuildFlags(flags ...string) Option {
 	return func(c *config) { c.buildFlags = append([]string(nil), flags...) }
 }
@@ -101,12 +119,60 @@ func WithBuildFlags(flags ...string) Option {
 // Default for buildah: "chroot" — no OCI runtime and no cgroups needed, so it works in CI
 // containers and on hosts where buildah's default runtime (crun) fails (crun 1.8 refuses
 // cgroup v1/v2 hybrid hosts); RUN steps share the host's network. It is what buildah's own
-// container images set. BUILDAH_ISOLATION in the environment disables the default. For
-// podman the default is "" (podman's own choice).
-func WithIsolation(isolation string) Option { return func(c *config) { c.isolation = isolation } }
+// container images set. For podman the default is "" (podman's own choice).
+func WithIsolation(isolation string) Option {
+	return func(c *config) { c.isolation, c.isolationSet = isolation, true }
+}
 
-// New returns the Builder for engine k. Its Name is string(k). Settings come from opts, with
-// defaults from the environment at the time of the call (see the package doc).
+// WithRegistryPolicy sets which registries the engine reaches without TLS verification
+// (p.IsInsecure): pushes to them, and builds whose every pulled image is on one, get
+// --tls-verify=false (buildah, podman; docker takes this from its daemon's configuration).
+// Default: the zero policy, loopback registries only.
+func WithRegistryPolicy(p build.RegistryPolicy) Option {
+	return func(c *config) { c.policy = p }
+}
+
+// EnvOptions returns the options that odo's environment variables and buildah's own ask for,
+// for engine k, reading them with getenv (which reports whether a variable is set; pkg/cli
+// passes its injected environment, tests a map):
+//
+//   - PODMAN_CMD (podman) and DOCKER_CMD (docker), when non-empty: WithBinary;
+//   - ODO_IMAGE_BUILD_ARGS, ";"-separated, entries trimmed and empty ones dropped, when it
+//     has any: WithBuildFlags;
+//   - BUILDAH_ISOLATION set, even empty (buildah, podman): WithIsolation(""), so that the
+//     engine applies the variable itself.
+//
+// Options given after these to New override them.
+func EnvOptions(k Kind, getenv func(string) (string, bool)) []Option {
+	var opts []Option
+	binVar := map[Kind]string{Podman: EnvPodmanCmd, Docker: EnvDockerCmd}[k]
+	if binVar != "" {
+		if v, _ := getenv(binVar); v != "" {
+			opts = append(opts, WithBinary(v))
+		}
+	}
+	if v, _ := getenv(EnvBuildArgs); v != "" {
+		var flags []string
+		for _, f := range strings.Split(v, ";") {
+			if f = strings.TrimSpace(f); f != "" {
+				flags = append(flags, f)
+			}
+		}
+		if len(flags) > 0 {
+			opts = append(opts, WithBuildFlags(flags...))
+		}
+	}
+	if k == Buildah || k == Podman {
+		if _, set := getenv(EnvBuildahIsolation); set {
+			opts = append(opts, WithIsolation(""))
+		}
+	}
+	return opts
+}
+
+// New returns the Builder for engine k. Its Name is string(k). Settings come from opts only
+// (New reads no environment; see EnvOptions): the program string(k), no global or build
+// flags, isolation "chroot" for buildah (WithIsolation), the zero RegistryPolicy.
 //
 // Build runs the engine's build (and, with Request.Push, push) command, streaming the engine's
 // stdout and stderr to the log writer. Result.Digest is the pushed manifest digest; without
@@ -114,52 +180,41 @@ func WithIsolation(isolation string) Option { return func(c *config) { c.isolati
 // missing (the message says how to install it), more than one platform (engines build one
 // platform per run here), or *build.ExecError when the engine fails.
 func New(k Kind, opts ...Option) build.Builder {
-	c := config{binary: defaultBinary(k)}
-	for _, f := range strings.Split(os.Getenv(EnvBuildArgs), ";") {
-		if f = strings.TrimSpace(f); f != "" {
-			c.buildFlags = append(c.buildFlags, f)
-		}
-	}
-	if k == Buildah {
-		if _, set := os.LookupEnv(EnvBuildahIsolation); !set {
-			c.isolation = "chroot"
-		}
-	}
+	return &engine{kind: k, cfg: newConfig(k, opts)}
+}
+
+func newConfig(k Kind, opts []Option) config {
+	c := config{binary: string(k), stopGrace: stopGrace}
 	for _, o := range opts {
 		o(&c)
 	}
-	return &engine{kind: k, cfg: c}
-}
-
-func defaultBinary(k Kind) string {
-	switch k {
-	case Podman:
-		if p := os.Getenv(EnvPodmanCmd); p != "" {
-			return p
-		}
-	case Docker:
-		if p := os.Getenv(EnvDockerCmd); p != "" {
-			return p
-		}
+	if k == Buildah && !c.isolationSet {
+		c.isolation = "chroot"
 	}
-	return string(k)
+	return c
 }
 
-// Available reports whether engine k can build here: its program is on PATH (PODMAN_CMD /
-// DOCKER_CMD honoured), and for docker also that the daemon answers `docker version` within
-// 3 seconds (a docker CLI without a daemon is common). podman and buildah need no daemon.
-func Available(k Kind) bool {
-	bin := defaultBinary(k)
-	path, err := exec.LookPath(bin)
+// dockerProbeTimeout bounds how long Available waits for the docker daemon.
+const dockerProbeTimeout = 3 * time.Second
+
+// Available reports whether engine k, configured by opts as New would be, can build here: its
+// program (WithBinary) is on PATH, and for docker also that the daemon answers
+// `docker [global flags] version` within 3 seconds (a docker CLI without a daemon is common;
+// WithGlobalFlags such as "--host" apply). podman and buildah need no daemon. It returns
+// false when ctx ends first.
+func Available(ctx context.Context, k Kind, opts ...Option) bool {
+	c := newConfig(k, opts)
+	path, err := exec.LookPath(c.binary)
 	if err != nil {
 		return false
 	}
 	if k != Docker {
-		return true
+		return ctx.Err() == nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dockerProbeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, path, "version", "--format", "{{.Server.Version}}")
+	argv := append(append([]string(nil), c.globalFlags...), "version", "--format", "{{.Server.Version}}")
+	cmd := exec.CommandContext(ctx, path, argv...)
 	cmd.WaitDelay = time.Second
 	return cmd.Run() == nil
 }
@@ -171,8 +226,8 @@ type engine struct {
 
 func (e *engine) Name() string { return string(e.kind) }
 
-// Config implements build.Configured: the build flags (WithBuildFlags, ODO_IMAGE_BUILD_ARGS)
-// and the isolation can change the image ("--target=prod", "--build-arg=…", RUN under
+// Config implements build.Configured: the build flags (WithBuildFlags, ODO_IMAGE_BUILD_ARGS
+// through EnvOptions) and the isolation can change the image ("--target=prod", "--build-arg=…", RUN under
 // another isolation), so build.Cached hashes them into the input-digest tag.
 func (e *engine) Config() string {
 	if len(e.cfg.buildFlags) == 0 && e.cfg.isolation == "" {
@@ -206,7 +261,7 @@ func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (b
 	if err != nil {
 		return build.Result{}, fmt.Errorf("image %q: reading the Dockerfile: %w", req.Name, err)
 	}
-	tlsOff := insecurePulls(dockerfile, req.Args)
+	tlsOff := insecurePulls(dockerfile, req.Args, e.cfg.policy)
 	if _, err := e.run(ctx, req.Name, e.buildArgv(bin, req, ref, tlsOff), log); err != nil {
 		return build.Result{}, err
 	}
@@ -234,15 +289,17 @@ func (e *engine) buildArgv(bin string, req build.Request, ref string, tlsOff boo
 		}
 	}
 	argv = append(argv, "-f", absPath(req.Dockerfile), "-t", ref)
+	// KEY alone is unset (build.Request.Args): passed bare, the engine would read its own
+	// environment for it. It also unsets an earlier KEY=VALUE, the last one winning.
+	last := map[string]string{}
 	for _, a := range req.Args {
-		if !strings.Contains(a, "=") {
-			// docker semantics: KEY alone takes the value from the environment, which the engine
-			// inherits (so the value stays out of argv); an unset KEY is dropped.
-			if _, set := os.LookupEnv(a); !set {
-				continue
-			}
+		k, _, _ := strings.Cut(a, "=")
+		last[k] = a
+	}
+	for _, a := range req.Args {
+		if k, _, _ := strings.Cut(a, "="); strings.Contains(a, "=") && strings.Contains(last[k], "=") {
+			argv = append(argv, "--build-arg", a)
 		}
-		argv = append(argv, "--build-arg", a)
 	}
 	for _, p := range req.Platforms {
 		argv = append(argv, "--platform", p)
@@ -271,7 +328,7 @@ func (e *engine) pushArgv(bin, ref, digestFile string) []string {
 		return append(argv, ref)
 	}
 	argv = append(argv, "--digestfile", digestFile)
-	if build.InsecureRegistry(registryHost(ref)) {
+	if e.cfg.policy.IsInsecure(registryHost(ref)) {
 		argv = append(argv, "--tls-verify=false")
 	}
 	return append(argv, ref, "docker://"+ref)
@@ -347,9 +404,26 @@ func (e *engine) run(ctx context.Context, image string, argv []string, log io.Wr
 	// One writer for both streams: os/exec then uses a single pipe, so log sees the engine's
 	// lines in order and is never written concurrently.
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = stopGrace
+	// The engine leads its own process group, so that a cancelled build stops what it
+	// started too: buildah's chroot isolation runs RUN steps as its descendants, which
+	// outlive buildah when it is killed. On cancellation the group gets SIGINT; once the
+	// leader has exited and the output pipe is closed, or the grace period (WaitDelay) is
+	// over and os/exec has killed the leader, the rest of the group gets SIGKILL.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	cmd.WaitDelay = e.cfg.stopGrace
 	err := cmd.Run()
+	if ctx.Err() != nil && cmd.Process != nil {
+		// Whatever of the group survived the leader. While a member lives its group id
+		// cannot be reused; with none left this fails with ESRCH.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
 	if err == nil {
 		return tail.String(), nil
 	}

@@ -29,7 +29,7 @@ func requireEngine(t *testing.T, k engine.Kind) {
 	required := os.Getenv(testenv.EnvRequire) == "1" && k == engine.Buildah
 	why := ""
 	switch {
-	case !engine.Available(k):
+	case !engine.Available(context.Background(), k):
 		why = string(k) + " is not available (not on PATH, or for docker no daemon answering)"
 		if k == engine.Buildah {
 			why += "; apt-get install buildah"
@@ -132,6 +132,7 @@ func TestBuildRunAndPush(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A bare build arg is unset: neither devtool nor the engine reads the environment.
 			t.Setenv("GREETING_FROM_ENV", "hello-from-env")
 			req := project(t, "FROM "+base+"\n"+
 				"ARG SUFFIX\nARG GREETING_FROM_ENV\n"+
@@ -151,7 +152,7 @@ func TestBuildRunAndPush(t *testing.T) {
 			want := map[string]string{
 				"greeting":     "hi\n",
 				"app/app.txt":  "from the build context\n",
-				"app/args.txt": "from-arg hello-from-env\n",
+				"app/args.txt": "from-arg \n",
 			}
 			if diff := cmp.Diff(want, files); diff != "" {
 				t.Errorf("image files (-want +got):\n%s", diff)
@@ -202,7 +203,7 @@ func TestCachedEngineSkipsSecondBuild(t *testing.T) {
 	req := project(t, "FROM "+base+"\nRUN echo hi > /greeting\nCOPY app.txt /\n")
 	req.Repository = host + "/cached"
 	req.Push = true
-	b := build.Cached(newEngine(t, engine.Buildah), build.RemoteRegistry())
+	b := build.Cached(newEngine(t, engine.Buildah), build.RemoteRegistry(build.RegistryPolicy{}))
 	first, err := b.Build(ctx, req, io.Discard)
 	if err != nil {
 		t.Fatalf("first Build: %v", err)
@@ -287,6 +288,63 @@ func TestBuildCancelled(t *testing.T) {
 	}
 }
 
+// TestBuildCancelStopsRunProcesses: cancelling a build stops what its RUN step started, not
+// only the engine: under buildah's chroot isolation a RUN runs as buildah's descendant (in
+// its process group), which must not outlive the build.
+func TestBuildCancelStopsRunProcesses(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusybox(context.Background(), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+base+"\nRUN echo sleeping && sleep 300\n")
+	req.Repository = host + "/sleeper"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := newEngine(t, engine.Buildah).Build(ctx, req, io.Discard)
+		done <- err
+	}()
+	returned := false
+	t.Cleanup(func() { // a failing test must not leave buildah running
+		cancel()
+		if !returned {
+			<-done
+		}
+	})
+
+	deadline := time.After(2 * time.Minute)
+	for len(engine.Processes(t, "sleep", "300")) == 0 {
+		select {
+		case err := <-done:
+			returned = true
+			t.Fatalf("Build returned before its RUN started sleeping: %v", err)
+		case <-deadline:
+			t.Fatal("no sleep 300 process after 2 minutes")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	cancelled := time.Now()
+	for left := engine.Processes(t, "sleep", "300"); len(left) > 0; left = engine.Processes(t, "sleep", "300") {
+		if time.Since(cancelled) > 10*time.Second {
+			t.Fatalf("sleep 300 (pids %v) still running 10 s after the build was cancelled", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the RUN step's sleep 300 was gone %v after cancelling", time.Since(cancelled))
+	select {
+	case err := <-done:
+		returned = true
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Build error = %v, want one that Is context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("Build did not return within 30 s of the cancellation")
+	}
+}
+
 // notifyWriter closes seen once the text written to it contains want.
 type notifyWriter struct {
 	buf  bytes.Buffer
@@ -334,5 +392,52 @@ func TestName(t *testing.T) {
 		if got := engine.New(k).Name(); got != string(k) {
 			t.Errorf("New(%s).Name() = %q", k, got)
 		}
+	}
+}
+
+// TestAvailable: the program WithBinary names must be on PATH, and docker's daemon must answer
+// `docker [global flags] version` within 3 s.
+func TestAvailable(t *testing.T) {
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A stand-in docker CLI whose "daemon" answers only through --host unix:///fake.
+	docker := script("docker", `[ "$1" = --host ] && [ "$2" = unix:///fake ] && [ "$3" = version ]`)
+	hung := script("hung-docker", `exec sleep 30`)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		kind engine.Kind
+		opts []engine.Option
+		want bool
+	}{
+		{name: "missing program", kind: engine.Buildah, opts: []engine.Option{engine.WithBinary("/nonexistent/buildah")}},
+		{name: "podman needs no daemon", kind: engine.Podman, opts: []engine.Option{engine.WithBinary("true")}, want: true},
+		{name: "docker daemon answers", kind: engine.Docker, opts: []engine.Option{engine.WithBinary(docker), engine.WithGlobalFlags("--host", "unix:///fake")}, want: true},
+		{name: "docker daemon does not answer", kind: engine.Docker, opts: []engine.Option{engine.WithBinary(docker)}},
+		{name: "docker daemon hangs", kind: engine.Docker, opts: []engine.Option{engine.WithBinary(hung)}},
+		{name: "cancelled", ctx: cancelled, kind: engine.Docker, opts: []engine.Option{engine.WithBinary(docker), engine.WithGlobalFlags("--host", "unix:///fake")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := tc.ctx
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			start := time.Now()
+			if got := engine.Available(ctx, tc.kind, tc.opts...); got != tc.want {
+				t.Errorf("Available = %v, want %v", got, tc.want)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("Available took %v, want at most about 3 s", d)
+			}
+		})
 	}
 }

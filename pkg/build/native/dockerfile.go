@@ -118,10 +118,11 @@ func unsupported(format string, a ...any) error {
 // Supports reports whether the native builder can build dockerfile (the Dockerfile's content):
 // exactly one FROM, and only the instructions and flags Build implements (ARG, FROM, COPY, ADD
 // of local files, WORKDIR, ENV, LABEL, EXPOSE, USER, CMD, ENTRYPOINT, STOPSIGNAL, HEALTHCHECK,
-// VOLUME, SHELL, MAINTAINER). When it cannot, reason names the first problem and its line, e.g.
-// "line 4: RUN needs a container engine" or "line 5: multi-stage build (second FROM)"; a parse
-// error is returned as the reason. Supports looks at the text only: a COPY source missing from
-// the build context or an ADD of a local archive is found by Build.
+// VOLUME, SHELL, MAINTAINER). reason says why, for --builder auto's message: when it can,
+// "in-process, the Dockerfile needs no RUN"; when it cannot, the first problem and its line,
+// e.g. "line 4: RUN needs a container engine" or "line 5: multi-stage build (second FROM)",
+// or the parse error. Supports fits build.Candidate's Accepts. It looks at the text only: a
+// COPY source missing from the build context or an ADD of a local archive is found by Build.
 func Supports(dockerfile []byte) (ok bool, reason string) {
 	df, err := parseDockerfile(dockerfile)
 	if err != nil {
@@ -130,8 +131,11 @@ func Supports(dockerfile []byte) (ok bool, reason string) {
 	if err := df.check(); err != nil {
 		return false, err.Error()
 	}
-	return true, ""
+	return true, supportedReason
 }
+
+// supportedReason is Supports' reason for a Dockerfile it supports.
+const supportedReason = "in-process, the Dockerfile needs no RUN"
 
 // check finds the first instruction or flag that Build does not support.
 func (df *dockerfile) check() error {

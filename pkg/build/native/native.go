@@ -37,16 +37,22 @@
 // # Registries
 //
 // Base images are pulled, and results pushed, with ggcr's remote package and the default
-// keychain (~/.docker/config.json, credential helpers). Plain HTTP is allowed only for
-// loopback registries ("localhost", "*.localhost", 127.0.0.0/8, ::1): references to those
-// hosts are parsed with name.Insecure, and plain-HTTP requests to any other host are refused
-// (ggcr by itself would fall back to plain HTTP for RFC 1918 addresses and *.local hosts).
-// Pushing skips blobs the target already has; base layers from another registry are streamed
-// through.
+// keychain (~/.docker/config.json, credential helpers). Plain HTTP, and HTTPS without
+// certificate verification, are allowed only for loopback registries ("localhost",
+// "*.localhost", 127.0.0.0/8, ::1) and those the build.RegistryPolicy given with
+// WithRegistryPolicy marks insecure (DEVTOOL_INSECURE_REGISTRIES, read by pkg/cli):
+// references to those hosts are parsed with name.Insecure, and plain-HTTP requests to any
+// other host are refused (ggcr by itself would fall back to plain HTTP for RFC 1918 addresses
+// and *.local hosts). Pushing skips blobs the target already has; base layers from another
+// registry are streamed through.
+//
+// The builder reads no environment variables: a build argument given as "KEY" alone is unset
+// (build.Request.Args).
 package native
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -75,9 +81,10 @@ const BuilderName = "native"
 // Builder is the native build.Builder. Its zero value is not usable: use New. A Builder is
 // safe for concurrent use; it caches the file listings of base image layers it has read.
 type Builder struct {
-	transport  http.RoundTripper // nil: remote.DefaultTransport
-	remoteOpts []remote.Option
-	cache      *indexCache
+	transport http.RoundTripper // the caller's (WithTransport), or nil
+	policy    build.RegistryPolicy
+	rt        http.RoundTripper // what registry calls use, set by New
+	cache     *indexCache
 }
 
 var _ build.Builder = (*Builder)(nil)
@@ -85,27 +92,65 @@ var _ build.Builder = (*Builder)(nil)
 // Option configures a Builder.
 type Option func(*Builder)
 
-// WithRemoteOptions adds go-containerregistry remote options (authentication, transport,
-// user agent, …) to every registry call the Builder makes; they are applied after the
-// defaults (default keychain, the call's context and platform), so they win.
-func WithRemoteOptions(opts ...remote.Option) Option {
-	return func(b *Builder) { b.remoteOpts = append(b.remoteOpts, opts...) }
-}
-
 // WithTransport makes the Builder talk to registries through rt (e.g. a test server's client
-// transport, or a proxy). Plain HTTP stays limited to loopback registries.
+// transport, or a proxy), used as is for every registry, TLS settings included. Plain HTTP
+// stays limited to loopback registries and those the RegistryPolicy marks insecure.
 func WithTransport(rt http.RoundTripper) Option {
 	return func(b *Builder) { b.transport = rt }
 }
 
+// WithRegistryPolicy sets which registries, besides loopback ones, the Builder reaches over
+// plain HTTP or HTTPS without certificate verification: those for which p.IsInsecure holds,
+// for pulling base images and for pushing. Default: the zero policy, loopback only.
+func WithRegistryPolicy(p build.RegistryPolicy) Option {
+	return func(b *Builder) { b.policy = p }
+}
+
 // New returns a native Builder. With no options it pulls and pushes with the default
-// keychain and transport.
+// keychain and transport, and reaches only loopback registries without TLS.
 func New(opts ...Option) *Builder {
 	b := &Builder{cache: &indexCache{}}
 	for _, o := range opts {
 		o(b)
 	}
+	b.rt = b.transport
+	if b.rt == nil {
+		b.rt = &perHostTLS{verify: remote.DefaultTransport, skip: skipVerify(remote.DefaultTransport), skipFor: b.insecure}
+	}
+	// ggcr falls back to plain HTTP for RFC 1918 and *.local registries by itself.
+	b.rt = build.HTTPSOnly(b.rt, b.insecure)
 	return b
+}
+
+// insecure reports whether registry ("host" or "host:port") may be reached over plain HTTP
+// or HTTPS without verification.
+func (b *Builder) insecure(registry string) bool {
+	return isLoopback(registry) || b.policy.IsInsecure(registry)
+}
+
+// perHostTLS sends HTTPS requests to the hosts skipFor names through skip (no certificate
+// verification), everything else through verify.
+type perHostTLS struct {
+	verify, skip http.RoundTripper
+	skipFor      func(host string) bool
+}
+
+func (t *perHostTLS) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme == "https" && t.skipFor(r.URL.Host) {
+		return t.skip.RoundTrip(r)
+	}
+	return t.verify.RoundTrip(r)
+}
+
+// skipVerify returns a copy of rt that does not verify certificates.
+func skipVerify(rt http.RoundTripper) http.RoundTripper {
+	t, ok := rt.(*http.Transport)
+	if !ok {
+		t = http.DefaultTransport.(*http.Transport)
+	}
+	t = t.Clone()
+	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user marked this registry insecure
+	return t
 }
 
 // Name returns "native".
@@ -164,7 +209,7 @@ func (b *Builder) Build(ctx context.Context, req build.Request, log io.Writer) (
 
 	var target name.Tag
 	if req.Push {
-		t, err := parseTag(req.Repository + ":" + tag)
+		t, err := b.parseTag(req.Repository + ":" + tag)
 		if err != nil {
 			return res, &Error{Name: req.Name, Err: fmt.Errorf("target %s:%s: %w", req.Repository, tag, err)}
 		}
@@ -265,23 +310,18 @@ func (b *Builder) Build(ctx context.Context, req build.Request, log io.Writer) (
 }
 
 // remoteOptions are the options of every registry call: the default keychain, ctx, the
-// platform to pick from a base index, then the Builder's own options.
+// Builder's transport, and the platform to pick from a base index.
 func (b *Builder) remoteOptions(ctx context.Context, p *v1.Platform) []remote.Option {
-	rt := b.transport
-	if rt == nil {
-		rt = remote.DefaultTransport
-	}
 	opts := []remote.Option{
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
 		remote.WithContext(ctx),
 		remote.WithUserAgent("devtool-native"),
-		// ggcr falls back to plain HTTP for RFC 1918 and *.local registries by itself.
-		remote.WithTransport(build.HTTPSOnly(rt, isLoopback)),
+		remote.WithTransport(b.rt),
 	}
 	if p != nil {
 		opts = append(opts, remote.WithPlatform(*p))
 	}
-	return append(opts, b.remoteOpts...)
+	return opts
 }
 
 // imageIndex puts per-platform images into one index; the index's media type follows the
@@ -314,25 +354,26 @@ func imageIndex(imgs []v1.Image) (v1.ImageIndex, error) {
 	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, mt), adds...), nil
 }
 
-// parseTag parses an image reference, allowing plain HTTP only for loopback registries.
-func parseTag(ref string) (name.Tag, error) {
+// parseTag parses an image reference, allowing plain HTTP only for loopback registries and
+// those the policy marks insecure.
+func (b *Builder) parseTag(ref string) (name.Tag, error) {
 	t, err := name.NewTag(ref)
 	if err != nil {
 		return name.Tag{}, err
 	}
-	if isLoopback(t.RegistryStr()) {
+	if b.insecure(t.RegistryStr()) {
 		return name.NewTag(ref, name.Insecure)
 	}
 	return t, nil
 }
 
 // parseReference parses a FROM reference like parseTag.
-func parseReference(ref string) (name.Reference, error) {
+func (b *Builder) parseReference(ref string) (name.Reference, error) {
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return nil, err
 	}
-	if isLoopback(r.Context().RegistryStr()) {
+	if b.insecure(r.Context().RegistryStr()) {
 		return name.ParseReference(ref, name.Insecure)
 	}
 	return r, nil
@@ -352,8 +393,8 @@ func isLoopback(registry string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// parseBuildArgs parses Request.Args ("K=V", or "K" for the environment's value; a "K"
-// missing from the environment is left unset, as docker does) and the build epoch.
+// parseBuildArgs parses Request.Args ("K=V", or "K" alone, which leaves K unset — the
+// environment is not read) and the build epoch. The last occurrence of a K wins.
 func parseBuildArgs(raw []string) (map[string]string, time.Time, error) {
 	args := map[string]string{}
 	for _, a := range raw {
@@ -362,11 +403,8 @@ func parseBuildArgs(raw []string) (map[string]string, time.Time, error) {
 			return nil, time.Time{}, fmt.Errorf("build arg %q: empty name", a)
 		}
 		if !ok {
-			ev, set := os.LookupEnv(k)
-			if !set {
-				continue
-			}
-			v = ev
+			delete(args, k)
+			continue
 		}
 		args[k] = v
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -421,7 +422,7 @@ func TestCopyLayers(t *testing.T) {
 // expansion.
 func TestConfig(t *testing.T) {
 	_, base := registryWithBusybox(t)
-	t.Setenv("FROM_ENV", "from-the-environment")
+	t.Setenv("FROM_ENV", "from-the-environment") // not read: a bare build arg is unset
 	tests := []struct {
 		name       string
 		dockerfile string
@@ -441,7 +442,7 @@ ENV BASE=$BASE_IMAGE
 			Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "BASE=" + base},
 		},
 	}, {
-		name: "ARG default, stage scope, ENV over ARG, build arg from the environment",
+		name: "ARG default, stage scope, ENV over ARG, bare build arg unset",
 		dockerfile: `ARG GLOBAL=global-default
 ARG BASE
 FROM $BASE
@@ -451,11 +452,11 @@ ARG FROM_ENV
 ENV X=from-env
 ENV A="${GLOBAL:-not-redeclared}" B=$LOCAL C=${X} D=${UNSET:-fallback} E=$FROM_ENV PATH=/app:$PATH
 `,
-		args: []string{"BASE=" + base, "FROM_ENV"},
+		args: []string{"BASE=" + base, "FROM_ENV", "LOCAL=from-build-arg", "LOCAL"},
 		want: v1.Config{
 			Cmd: []string{"/bin/sh"},
 			Env: []string{"PATH=/app:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "X=from-env",
-				"A=not-redeclared", "B=local-default", "C=from-env", "D=fallback", "E=from-the-environment"},
+				"A=not-redeclared", "B=local-default", "C=from-env", "D=fallback", "E="},
 		},
 	}, {
 		name: "WORKDIR ENV EXPOSE USER CMD ENTRYPOINT LABEL STOPSIGNAL VOLUME HEALTHCHECK",
@@ -785,7 +786,7 @@ func TestSupports(t *testing.T) {
 		wantOK     bool
 		wantReason string
 	}{
-		{"config and copies", "ARG B=busybox\nFROM $B AS app\nWORKDIR /a\nCOPY --chown=1:1 --chmod=0644 . .\nADD f /f\nENV A=1\nLABEL a=b\nEXPOSE 80\nUSER 1\nCMD x\nENTRYPOINT [\"y\"]\nSTOPSIGNAL 9\nHEALTHCHECK CMD true\nVOLUME /v\nSHELL [\"/bin/sh\", \"-c\"]\n", true, ""},
+		{"config and copies", "ARG B=busybox\nFROM $B AS app\nWORKDIR /a\nCOPY --chown=1:1 --chmod=0644 . .\nADD f /f\nENV A=1\nLABEL a=b\nEXPOSE 80\nUSER 1\nCMD x\nENTRYPOINT [\"y\"]\nSTOPSIGNAL 9\nHEALTHCHECK CMD true\nVOLUME /v\nSHELL [\"/bin/sh\", \"-c\"]\n", true, "in-process, the Dockerfile needs no RUN"},
 		{"RUN", "FROM busybox\nCOPY a /a\n\nRUN make\n", false, "line 4: RUN needs a container engine"},
 		{"multi-stage", "FROM busybox AS a\nFROM busybox\n", false, "line 2: multi-stage build (second FROM) needs a container engine"},
 		{"COPY --from", "FROM busybox\nCOPY --from=other /a /a\n", false, "line 2: COPY --from needs a multi-stage build or another image; use a container engine"},
@@ -945,8 +946,8 @@ func (r *schemeRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // TestNoPlainHTTPToPrivateRegistries: ggcr falls back to plain HTTP for RFC 1918 addresses by
-// itself; the native builder allows plain HTTP only for loopback registries, also with
-// WithTransport.
+// itself; the native builder allows plain HTTP only for loopback registries (and those its
+// RegistryPolicy lists, TestRegistryPolicy), also with WithTransport.
 func TestNoPlainHTTPToPrivateRegistries(t *testing.T) {
 	rec := &schemeRecorder{}
 	req := project(t, "FROM 10.0.0.1:5000/base:1\n", nil)
@@ -1012,5 +1013,86 @@ func BenchmarkNativeBuild(b *testing.B) {
 		if _, err := bl.Build(context.Background(), req, io.Discard); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// aliasTransport is a transport that dials to for every "host:port" in aliases, as if DNS
+// resolved those names to a loopback registry.
+func aliasTransport(aliases map[string]string) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	var d net.Dialer
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if to, ok := aliases[addr]; ok {
+			addr = to
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return t
+}
+
+// TestRegistryPolicy: a plain-HTTP registry whose name is not loopback (here a name that maps
+// to the loopback test registry) is reached for the base image and the push only when the
+// RegistryPolicy marks it insecure; DEVTOOL_INSECURE_REGISTRIES is pkg/cli's to read.
+func TestRegistryPolicy(t *testing.T) {
+	host, base := registryWithBusybox(t)
+	_, port, err := net.SplitHostPort(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(build.EnvInsecureRegistries, "registry.devtool.test,registry.devtool.local") // not read
+	tests := []struct {
+		name         string
+		host         string // the registry's name, without port
+		fromLoopback bool   // FROM the registry's loopback address: only the push uses the name
+		policy       build.RegistryPolicy
+		wantErr      string // "" for success
+	}{
+		{name: "no policy", host: "registry.devtool.test", wantErr: "server gave HTTP response to HTTPS client"},
+		// ggcr falls back to plain HTTP for *.local by itself; the builder refuses it.
+		{name: "no policy, ggcr's plain-HTTP fallback", host: "registry.devtool.local", wantErr: "refusing plain HTTP"},
+		{name: "another registry listed", host: "registry.devtool.local", policy: build.RegistryPolicy{Insecure: []string{"other.devtool.local"}}, wantErr: "refusing plain HTTP"},
+		{name: "listed", host: "registry.devtool.test", policy: build.RegistryPolicy{Insecure: []string{"registry.devtool.test"}}},
+		{name: "listed with its port", host: "registry.devtool.test", policy: build.RegistryPolicy{Insecure: []string{"registry.devtool.test:" + port}}},
+		{name: "listed, *.local", host: "registry.devtool.local", policy: build.RegistryPolicy{Insecure: []string{"registry.devtool.local"}}},
+		{name: "push, no policy", host: "registry.devtool.local", fromLoopback: true, wantErr: "refusing plain HTTP"},
+		{name: "push, listed", host: "registry.devtool.local", fromLoopback: true, policy: build.RegistryPolicy{Insecure: []string{"registry.devtool.local"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			alias := tc.host + ":" + port
+			from := alias + strings.TrimPrefix(base, host)
+			if tc.fromLoopback {
+				from = base
+			}
+			req := project(t, "FROM "+from+"\nCOPY f /f\n", map[string]file{"f": {content: "f"}})
+			req.Repository, req.Tag, req.Push = alias+"/policy", "v1", true
+			b := New(WithTransport(aliasTransport(map[string]string{alias: host})), WithRegistryPolicy(tc.policy))
+			res, log, err := runBuild(t, b, req)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Build error = %v, want one containing %q\nlog:\n%s", err, tc.wantErr, log)
+				}
+				want := "FROM " + alias
+				if tc.fromLoopback {
+					want = "pushing " + alias
+				}
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not contain %q", err, want)
+				}
+				t.Logf("error: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Build: %v\nlog:\n%s", err, log)
+			}
+			img := pull(t, host+"/policy:v1")
+			d, err := img.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Digest != d.String() {
+				t.Errorf("Result.Digest %s, the registry has %s", res.Digest, d)
+			}
+		})
 	}
 }

@@ -348,7 +348,7 @@ func (s *stage) from(ctx context.Context, in instruction) error {
 		s.view = newFSView()
 		return nil
 	}
-	r, err := parseReference(ref)
+	r, err := s.b.parseReference(ref)
 	if err != nil {
 		return fmt.Errorf("FROM %s: %w", ref, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -13,17 +12,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/deploy"
-	"github.com/devtool/devtool/pkg/event"
+	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 )
-
-// JobRunner is the optional ability of a Deployer that exec steps need (*deploy.Applier has
-// it): run a Job to completion (odo v3 runs the exec commands of a deploy as Kubernetes Jobs).
-type JobRunner interface {
-	RunJob(ctx context.Context, req deploy.JobRequest) (deploy.JobResult, error)
-}
 
 // The Job of an exec command (odo v3's pkg/component ExecuteInNewContainer): one try and one
 // retry, removed by the TTL controller a minute after it finished if devtool could not delete
@@ -45,6 +37,41 @@ type ExecResult struct {
 	deploy.JobResult
 }
 
+// execKind runs an exec command of a deploy in a Kubernetes Job from its container
+// component's image (odo v3's behaviour; design.md §3).
+type execKind struct{}
+
+type execStep struct {
+	step   plan.Step
+	job    *unstructured.Unstructured // rendered once, images as placeholders
+	source string
+	name   string // Job name
+}
+
+func (e *execStep) plan() plan.Step { return e.step }
+
+func (e *execStep) describe() string {
+	return fmt.Sprintf("running exec command %q in a Kubernetes Job (container component %q)", e.step.Command, e.step.Component)
+}
+
+// objects are the step's Job: checked by the preflight, never a member of the inventory, and
+// not compared by diff (deploy deletes and re-creates it on every run, and deletes it after it
+// succeeded, so it is not part of the deployed state).
+func (e *execStep) objects(pp *prepared, refs map[string]string) stepObjects {
+	return stepObjects{
+		Jobs: pp.pin([]*unstructured.Unstructured{e.job}, refs), JobSources: []string{e.source},
+		DiffNote: fmt.Sprintf("exec command %q is not compared: deploy runs it in a new Job %s each time", e.step.Command, e.name),
+	}
+}
+
+func (execKind) prepare(_ context.Context, pc *prepareContext, s plan.Step, _ *devfile.Component) (step, error) {
+	job, source, err := renderJob(pc, s)
+	if err != nil {
+		return nil, err
+	}
+	return &execStep{step: s, job: job, source: source, name: job.GetName()}, nil
+}
+
 // renderJob renders the Job of exec step s (a command of a container component), odo v3's way:
 //
 //   - name <devfile name>-<command id> (a DNS label: lowercased, other characters "-", at most
@@ -57,37 +84,38 @@ type ExecResult struct {
 //     command /bin/sh, args -c "[cd <workingDir> && ][export K="v"… && ]<commandLine>".
 //
 // Variables are substituted in the image, the env values, the resources, commandLine and
-// workingDir. images are the builds' results so far (see stepScope).
-func (st *state) renderJob(s plan.Step, images map[string]build.Result) (*unstructured.Unstructured, string, error) {
-	comp, _ := st.d.Component(s.Component)
-	cmd, ok := st.d.Command(s.Command)
+// workingDir. Images of the builds s depends on are placeholders (see prepareContext.scope).
+func renderJob(pc *prepareContext, s plan.Step) (*unstructured.Unstructured, string, error) {
+	pc.renders[s.ID]++
+	comp, _ := pc.d.Component(s.Component)
+	cmd, ok := pc.d.Command(s.Command)
 	if !ok || cmd.Exec == nil {
 		return nil, "", fmt.Errorf("step %q: exec command %q is not defined", s.ID, s.Command)
 	}
 	if comp.Container == nil {
 		return nil, "", fmt.Errorf("command %q: runs in component %q of type %s; exec commands of a deploy run in a Job from a container component's image", cmd.ID, comp.Name, comp.Kind)
 	}
-	res, pins := st.stepScope(s, images)
+	res, pins := pc.scope(s)
 	cw := func(f string) string { return fmt.Sprintf("components[name=%s].container.%s", comp.Name, f) }
 	xw := func(f string) string { return fmt.Sprintf("commands[id=%s].exec.%s", cmd.ID, f) }
 	ct := comp.Container
-	image := res.Substitute(ct.Image, cw("image"), st.warn)
+	image := res.Substitute(ct.Image, cw("image"), pc.warn)
 	if strings.TrimSpace(image) == "" {
 		return nil, "", fmt.Errorf("command %q: container component %q has no image to run it in", cmd.ID, comp.Name)
 	}
-	line := res.Substitute(cmd.Exec.CommandLine, xw("commandLine"), st.warn)
+	line := res.Substitute(cmd.Exec.CommandLine, xw("commandLine"), pc.warn)
 	if strings.TrimSpace(line) == "" {
 		return nil, "", fmt.Errorf("command %q: commandLine is empty", cmd.ID)
 	}
 	var exports []string
 	for _, e := range cmd.Exec.Env {
-		exports = append(exports, fmt.Sprintf("%s=%s", e.Name, shellDoubleQuote(res.Substitute(e.Value, xw("env"), st.warn))))
+		exports = append(exports, fmt.Sprintf("%s=%s", e.Name, shellDoubleQuote(res.Substitute(e.Value, xw("env"), pc.warn))))
 	}
 	script := line
 	if len(exports) > 0 {
 		script = "export " + strings.Join(exports, " ") + " && " + script
 	}
-	if wd := res.Substitute(cmd.Exec.WorkingDir, xw("workingDir"), st.warn); wd != "" {
+	if wd := res.Substitute(cmd.Exec.WorkingDir, xw("workingDir"), pc.warn); wd != "" {
 		script = "cd " + wd + " && " + script
 	}
 	container := map[string]any{
@@ -99,7 +127,7 @@ func (st *state) renderJob(s plan.Step, images map[string]build.Result) (*unstru
 	if len(ct.Env) > 0 {
 		env := make([]any, 0, len(ct.Env))
 		for _, e := range ct.Env {
-			env = append(env, map[string]any{"name": e.Name, "value": res.Substitute(e.Value, cw("env"), st.warn)})
+			env = append(env, map[string]any{"name": e.Name, "value": res.Substitute(e.Value, cw("env"), pc.warn)})
 		}
 		container["env"] = env
 	}
@@ -118,7 +146,7 @@ func (st *state) renderJob(s plan.Step, images map[string]build.Result) (*unstru
 			m = map[string]any{}
 			resources[q.kind] = m
 		}
-		m[q.res] = res.Substitute(q.value, cw(q.field), st.warn)
+		m[q.res] = res.Substitute(q.value, cw(q.field), pc.warn)
 	}
 	if len(resources) > 0 {
 		container["resources"] = resources
@@ -126,7 +154,7 @@ func (st *state) renderJob(s plan.Step, images map[string]build.Result) (*unstru
 	job := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "batch/v1",
 		"kind":       "Job",
-		"metadata":   map[string]any{"name": jobName(devfileName(st.d), cmd.ID)},
+		"metadata":   map[string]any{"name": jobName(devfileName(pc.d), cmd.ID)},
 		"spec": map[string]any{
 			"backoffLimit":            int64(jobBackoffLimit),
 			"ttlSecondsAfterFinished": int64(jobTTLSecondsAfterFinished),
@@ -140,74 +168,46 @@ func (st *state) renderJob(s plan.Step, images map[string]build.Result) (*unstru
 	}}
 	objs := []*unstructured.Unstructured{job}
 	deploy.PinImages(objs, pins)
-	deploy.SetLabels(objs, st.labels)
-	source := fmt.Sprintf("%s: commands[id=%s].exec (component %q)", filepath.Base(st.d.Path), cmd.ID, comp.Name)
+	deploy.SetLabels(objs, pc.labels)
+	source := fmt.Sprintf("%s: commands[id=%s].exec (component %q)", filepath.Base(pc.d.Path), cmd.ID, comp.Name)
 	return job, source, nil
 }
 
-// renderJobs renders the Job of every exec step, in plan order, with their sources.
-func (st *state) renderJobs(images map[string]build.Result) ([]*unstructured.Unstructured, []string, error) {
-	var jobs []*unstructured.Unstructured
-	var sources []string
-	for _, s := range st.p.Steps {
-		if s.Kind != plan.StepExec {
-			continue
-		}
-		job, src, err := st.renderJob(s, images)
-		if err != nil {
-			return nil, nil, err
-		}
-		jobs = append(jobs, job)
-		sources = append(sources, src)
-	}
-	return jobs, sources, nil
-}
-
-// runExec runs exec step s: renders its Job with the images built so far, runs it with the
-// Deployer (a JobRunner) and records the result in rep. A dry run runs nothing (the preflight
-// checked the Job).
-func (r *Runner) runExec(ctx context.Context, st *state, s plan.Step, images map[string]build.Result, record func(ExecResult)) error {
-	job, source, err := st.renderJob(s, images)
-	if err != nil {
-		return err
-	}
+// execute runs the step's Job with the images built so far, and records the result. A dry
+// run runs nothing (the preflight checked the Job).
+func (e *execStep) execute(ctx context.Context, x *execution) error {
+	job := x.pp.pin([]*unstructured.Unstructured{e.job}, x.refs())[0]
 	image := deploy.ImagesOf([]*unstructured.Unstructured{job})[0]
 	ns := job.GetNamespace()
 	if ns == "" {
-		ns = st.opts.Namespace
+		ns = x.namespace
 	}
 	if ns == "" {
 		ns = "default"
 	}
+	s := e.step
 	where := fmt.Sprintf("Job %s/%s", ns, job.GetName())
-	info := func(msg string, fields map[string]string) {
-		r.emit(event.Event{Type: event.Info, Step: s.ID, Kind: string(s.Kind), Message: msg, Fields: fields})
-	}
-	if st.opts.DryRun == deploy.DryRunServer || st.opts.DryRun == deploy.DryRunClient {
-		info(fmt.Sprintf("not running %s: --dry-run=%s (the preflight checked it)", where, st.opts.DryRun), map[string]string{"object": where})
-		record(ExecResult{Command: s.Command, Component: s.Component, Image: image,
+	if x.dryRun == deploy.DryRunServer || x.dryRun == deploy.DryRunClient {
+		x.info(s, fmt.Sprintf("not running %s: --dry-run=%s (the preflight checked it)", where, x.dryRun), map[string]string{"object": where})
+		x.recordExec(ExecResult{Command: s.Command, Component: s.Component, Image: image,
 			JobResult: deploy.JobResult{Namespace: ns, Name: job.GetName(), Outcome: deploy.JobValidated}})
 		return nil
 	}
-	jr, ok := r.Deployer.(JobRunner)
-	if !ok {
-		return errors.New("internal: the deployer cannot run Jobs")
-	}
-	timeout := st.opts.ExecTimeout
+	timeout := x.execTimeout
 	if timeout <= 0 {
 		timeout = deploy.DefaultJobTimeout
 	}
-	info(fmt.Sprintf("running %s with %s (waiting up to %s)", where, image, timeout), map[string]string{"object": where, "image": image})
+	x.info(s, fmt.Sprintf("running %s with %s (waiting up to %s)", where, image, timeout), map[string]string{"object": where, "image": image})
 	start := time.Now()
-	res, err := jr.RunJob(ctx, deploy.JobRequest{
-		Job: job, Source: source, Namespace: st.opts.Namespace, DryRun: st.opts.DryRun, Timeout: timeout,
+	res, err := x.cluster.RunJob(ctx, deploy.JobRequest{
+		Job: job, Source: e.source, Namespace: x.namespace, DryRun: x.dryRun, Timeout: timeout, FieldManager: x.fieldManager,
 		Progress: func(o deploy.ObjectStatus) {
-			info("waiting for "+o.String(), map[string]string{"object": o.Object(), "status": string(o.Status)})
+			x.info(s, "waiting for "+o.String(), map[string]string{"object": o.Object(), "status": string(o.Status)})
 		},
-		Logs: r.logWriter(s),
+		Logs: x.logWriter(s),
 	})
 	if res.Name != "" && res.Outcome != "" {
-		record(ExecResult{Command: s.Command, Component: s.Component, Image: image, JobResult: res})
+		x.recordExec(ExecResult{Command: s.Command, Component: s.Component, Image: image, JobResult: res})
 	}
 	if err != nil {
 		return err
@@ -222,7 +222,7 @@ func (r *Runner) runExec(ctx context.Context, st *state, s plan.Step, images map
 	case res.Note != "":
 		msg += "; " + res.Note
 	}
-	info(msg, map[string]string{"object": res.Object(), "outcome": string(res.Outcome)})
+	x.info(s, msg, map[string]string{"object": res.Object(), "outcome": string(res.Outcome)})
 	return nil
 }
 
@@ -255,11 +255,4 @@ func jobName(project, command string) string {
 func shellDoubleQuote(v string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "`", "\\`")
 	return `"` + r.Replace(v) + `"`
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

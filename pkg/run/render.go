@@ -1,0 +1,50 @@
+package run
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/devtool/devtool/pkg/plan"
+)
+
+// Rendered is one apply step's manifests, or one exec step's Job, fully resolved.
+type Rendered struct {
+	Step      string                       `json:"step"`
+	Component string                       `json:"component"`
+	Objects   []*unstructured.Unstructured `json:"objects"`
+}
+
+// Render is `devtool render`: every apply step's manifests and every exec step's Job, in plan
+// order, without building or touching the cluster (design.md §2).
+type Render struct {
+	cfg *Configuration
+}
+
+// NewRender returns the render action over cfg (no builder is needed).
+func NewRender(cfg *Configuration) *Render { return &Render{cfg: cfg} }
+
+// Run renders p. Images that a step's build dependencies would produce are shown as their
+// repository (tags are only known after a build). The warnings list undefined variables.
+// Errors: *InputError, or ctx's error (templated manifest uris are read under ctx).
+func (a *Render) Run(ctx context.Context, proj Project, p *plan.Plan) ([]Rendered, []string, error) {
+	pp, err := prepare(ctx, a.cfg, proj, p, prepareOptions{})
+	var warnings []string
+	if pp != nil {
+		warnings = pp.warningStrings()
+	}
+	if err != nil {
+		return nil, warnings, err
+	}
+	refs := pp.unpinnedRefs()
+	var out []Rendered
+	for _, st := range pp.steps {
+		if _, builds := st.(imageStep); builds {
+			continue // a build renders no object
+		}
+		so := st.objects(pp, refs)
+		objs := append(so.Members, so.Jobs...)
+		out = append(out, Rendered{Step: st.plan().ID, Component: st.plan().Component, Objects: objs})
+	}
+	return out, warnings, nil
+}
