@@ -27,10 +27,16 @@ var builders = map[string]func(s builderSettings) build.Builder{
 		}
 		return build.Auto(cands...)
 	},
-	"native":  func(s builderSettings) build.Builder { return s.native() },
-	"podman":  func(s builderSettings) build.Builder { return engine.New(engine.Podman, s.engineOptions(engine.Podman)...) },
-	"docker":  func(s builderSettings) build.Builder { return engine.New(engine.Docker, s.engineOptions(engine.Docker)...) },
-	"buildah": func(s builderSettings) build.Builder { return engine.New(engine.Buildah, s.engineOptions(engine.Buildah)...) },
+	"native": func(s builderSettings) build.Builder { return s.native() },
+	"podman": func(s builderSettings) build.Builder {
+		return engine.New(engine.Podman, s.engineOptions(engine.Podman)...)
+	},
+	"docker": func(s builderSettings) build.Builder {
+		return engine.New(engine.Docker, s.engineOptions(engine.Docker)...)
+	},
+	"buildah": func(s builderSettings) build.Builder {
+		return engine.New(engine.Buildah, s.engineOptions(engine.Buildah)...)
+	},
 }
 
 // builderSettings are the settings every backend gets, read from the environment here and

@@ -57,7 +57,10 @@ type Applier struct {
 type clients struct {
 	server string
 	dyn    dynamic.Interface
-	md     metadata.Interface           // for listing ApplySet members (metadata only)
+	md     metadata.Interface // for listing ApplySet members (metadata only)
+	// scan lists everything in a Namespace before it is deleted (metadata only); API warnings
+	// (v1 Endpoints is deprecated, …) go to the debug log: the user did not ask for those kinds.
+	scan   metadata.Interface
 	disco  discovery.DiscoveryInterface // uncached, for /version
 	mapper meta.ResettableRESTMapper    // deferred discovery, reset after CRDs are applied
 }
@@ -103,6 +106,12 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		if err != nil {
 			return nil, &ClusterError{Server: cfg.Host, Err: err}
 		}
+		scanCfg := rest.CopyConfig(cfg)
+		scanCfg.WarningHandler = debugWarnings{a.log}
+		scan, err := metadata.NewForConfig(scanCfg)
+		if err != nil {
+			return nil, &ClusterError{Server: cfg.Host, Err: err}
+		}
 		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
 		if err != nil {
 			return nil, &ClusterError{Server: cfg.Host, Err: err}
@@ -111,7 +120,7 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		if err != nil {
 			return nil, &ClusterError{Server: cfg.Host, Err: err}
 		}
-		cl = &clients{server: cfg.Host, dyn: dyn, md: md, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}
+		cl = &clients{server: cfg.Host, dyn: dyn, md: md, scan: scan, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}
 		a.mu.Lock()
 		if a.cl == nil {
 			a.cl = cl
@@ -128,6 +137,15 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		return nil, &ClusterError{Server: cl.server, Err: err}
 	}
 	return cl, nil
+}
+
+// debugWarnings logs API server warnings at debug level (rest.WarningHandler).
+type debugWarnings struct{ log *slog.Logger }
+
+func (w debugWarnings) HandleWarningHeader(code int, agent, text string) {
+	if code == 299 && text != "" {
+		w.log.Debug("API server warning", "warning", text)
+	}
 }
 
 // noKubeconfig reports whether cfg is client-go's fallback for "nothing configured"

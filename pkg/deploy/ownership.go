@@ -328,7 +328,7 @@ func (a *Applier) foreignIn(ctx context.Context, cl *clients, set ApplySet, mana
 	g.SetLimit(8)
 	for i, r := range resources {
 		g.Go(func() error {
-			list, err := cl.md.Resource(r.gvr).Namespace(ns).List(gctx, metav1.ListOptions{})
+			list, err := cl.scan.Resource(r.gvr).Namespace(ns).List(gctx, metav1.ListOptions{})
 			switch {
 			case err == nil:
 			case gctx.Err() != nil:

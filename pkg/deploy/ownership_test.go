@@ -512,7 +512,9 @@ data: {k: v}
 	}
 	byHand(t, dyn, gvrConfigMaps, configMap("own-prune", "theirs", nil, map[string]any{"k": "v"}), "kubectl-client-side-apply", true)
 	byHand(t, dyn, gvrConfigMaps, configMap("default", "own-prune-labelled", map[string]string{LabelPartOf: p.set.ID()}, map[string]any{"k": "v"}), "kubectl", false)
-	smaller := func() []*unstructured.Unstructured { return decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: own-prune-keep, namespace: default}\ndata: {k: v}\n") }
+	smaller := func() []*unstructured.Unstructured {
+		return decode(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: own-prune-keep, namespace: default}\ndata: {k: v}\n")
+	}
 
 	want := []objRow{
 		{"ConfigMap", "default", "own-prune-labelled", Kept},

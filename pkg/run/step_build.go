@@ -29,10 +29,10 @@ type buildStep struct {
 	inputErr error
 }
 
-func (b *buildStep) plan() plan.Step     { return b.step }
-func (b *buildStep) imageName() string   { return b.name }
-func (b *buildStep) repository() string  { return b.req.Repository }
-func (b *buildStep) unpinned() string    { return unpinnedRef(b.req) }
+func (b *buildStep) plan() plan.Step                                  { return b.step }
+func (b *buildStep) imageName() string                                { return b.name }
+func (b *buildStep) repository() string                               { return b.req.Repository }
+func (b *buildStep) unpinned() string                                 { return unpinnedRef(b.req) }
 func (b *buildStep) objects(*prepared, map[string]string) stepObjects { return stepObjects{} }
 
 func (b *buildStep) describe() string {
@@ -216,4 +216,3 @@ func unpinnedRef(req build.Request) string {
 	}
 	return req.Repository
 }
-

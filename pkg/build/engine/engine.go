@@ -31,8 +31,10 @@
 //
 // Each engine command runs in its own process group. Cancelling the build's context sends
 // SIGINT to the whole group — the engine and whatever it started, such as the processes of a
-// RUN step under buildah's chroot isolation — then, after a grace period (10 s), SIGKILL to the
-// group, so no RUN process outlives the build.
+// RUN step under buildah's chroot isolation — and SIGKILL to what is left of the group as
+// soon as the engine has exited and its output is closed, at the latest after a grace period
+// of 10 s, so no RUN process outlives the build. (A process that makes itself a new session or group escapes this, as it would a
+// terminal's Ctrl-C.)
 package engine
 
 import (

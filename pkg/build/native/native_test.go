@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	golog "log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,8 +22,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -1094,5 +1098,37 @@ func TestRegistryPolicy(t *testing.T) {
 				t.Errorf("Result.Digest %s, the registry has %s", res.Digest, d)
 			}
 		})
+	}
+}
+
+// TestInsecureRegistryOverTLS: a registry reached "insecurely" that speaks HTTPS with a
+// certificate nobody trusts (here a loopback one; listed registries take the same path) is
+// used without certificate verification, as build.RemoteRegistry does.
+func TestInsecureRegistryOverTLS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(registry.New(registry.Logger(golog.New(io.Discard, "", 0))))
+	srv.Config.ErrorLog = golog.New(io.Discard, "", 0) // TLS handshakes the client gives up
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := name.NewTag(host + "/base:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(base, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+base.String()+"\nENV A=1\n", nil)
+	req.Repository, req.Push = host+"/tls", true
+	res, out := mustBuild(t, New(), req)
+	pushed, err := name.NewDigest(req.Repository + "@" + res.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remote.Head(pushed, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Errorf("the registry does not have %s: %v\nlog:\n%s", pushed, err, out)
 	}
 }
