@@ -75,6 +75,15 @@ func resolveBuildPaths(devfileDir, uri, buildContext string, allowOutside bool) 
 	case !filepath.IsAbs(df):
 		df = filepath.Join(devfileDir, df)
 	}
+	if !allowOutside {
+		// Lexically first (nothing outside the project is even looked at), after symlinks below.
+		if err := lexicallyInside(devfileDir, bc, "dockerfile.buildContext", buildContext); err != nil {
+			return "", "", err
+		}
+		if err := lexicallyInside(devfileDir, df, "dockerfile.uri", uri); err != nil {
+			return "", "", err
+		}
+	}
 	st, err := os.Stat(bc)
 	if err != nil {
 		return "", "", fmt.Errorf("dockerfile buildContext %q: %w; create it or fix `buildContext` (relative paths start at the devfile directory %s)", buildContext, err, devfileDir)
@@ -110,6 +119,15 @@ type OutsideProjectError struct {
 
 func (e *OutsideProjectError) Error() string {
 	return fmt.Sprintf("%s %q resolves to %s, outside the project directory %s; devtool only reads files inside the project (pass --allow-outside-project if you mean it)", e.Field, e.Value, e.Path, e.Project)
+}
+
+// lexicallyInside checks that the cleaned path lies in root, without touching the file system.
+func lexicallyInside(root, path, field, value string) error {
+	rel, err := filepath.Rel(filepath.Clean(root), filepath.Clean(path))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return &OutsideProjectError{Field: field, Value: value, Path: filepath.Clean(path), Project: filepath.Clean(root)}
+	}
+	return nil
 }
 
 // inside checks that path (which exists) lies in root after resolving symlinks in both.
