@@ -8,6 +8,7 @@ DEVTOOL := $(CURDIR)/bin/devtool
 TESTENV := $(CURDIR)/bin/testenv
 
 .PHONY: all build deps deps-demo testenv-up testenv-down demo test test-short vet bench clean
+.PHONY: fuzz
 
 all: build
 
@@ -58,6 +59,25 @@ bench: deps
 	@awk '/^Benchmark/ { split($$1, p, "/"); sub(/-[0-9]+$$/, "", p[2]); ns[p[1] "," p[2]] = $$3; names[p[1]] = 1 } \
 	  END { for (n in names) if ((n ",devtool") in ns && (n ",buildah") in ns) \
 	    printf "%s: buildah/devtool = %.1fx\n", n, ns[n ",buildah"] / ns[n ",devtool"] }' $(CURDIR)/bench.out
+
+# Fuzz every target for FUZZTIME each, one after the other (go test -fuzz takes one package and
+# one target per run). Crashers are written to the package's testdata/fuzz/FuzzXxx/, which plain
+# `go test` replays: check them in with the fix. FUZZMINIMIZETIME caps the minimisation of each
+# new input (Go's default, 60 s per input, would take most of a short run); FUZZFLAGS adds flags
+# such as -parallel=1 on a shared machine.
+FUZZTIME ?= 10m
+FUZZMINIMIZETIME ?= 500x
+FUZZFLAGS ?=
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzSubstitute$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/vars
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/vars
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFlags$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/vars
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/devfile
+	$(GO) test -run '^$$' -fuzz '^FuzzSupports$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/build/native
+	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/build/native
+	$(GO) test -run '^$$' -fuzz '^FuzzExpand$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/build/native
+	$(GO) test -run '^$$' -fuzz '^FuzzMatchImage$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/deploy
+	$(GO) test -run '^$$' -fuzz '^FuzzPinImages$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $(FUZZFLAGS) ./pkg/deploy
 
 clean: testenv-down
 	rm -rf bin $(STATE)

@@ -388,6 +388,10 @@ func (g *globals) printReport(rep *run.Report) error {
 		if o.Namespace != "" {
 			name = o.Namespace + " " + name
 		}
+		if o.Note != "" {
+			fmt.Fprintf(g.streams.Out, "%s %s (%s)\n", name, o.Action, o.Note)
+			continue
+		}
 		fmt.Fprintf(g.streams.Out, "%s %s\n", name, o.Action)
 	}
 	for _, e := range rep.Execs {

@@ -58,6 +58,7 @@ func Classify(err error) (code string, exit int) {
 		cluster   *deploy.ClusterError
 		wait      *deploy.WaitError
 		job       *deploy.JobError
+		owner     *deploy.OwnershipError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -71,6 +72,9 @@ func Classify(err error) (code string, exit int) {
 	case errors.As(err, &input):
 		return "InvalidInput", ExitInvalid
 	case errors.As(err, &preflight):
+		if errors.As(err, &owner) {
+			return "NotOwned", ExitDeploy
+		}
 		if errors.As(err, &dval) {
 			return "InvalidManifest", ExitDeploy
 		}

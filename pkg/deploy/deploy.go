@@ -91,7 +91,8 @@ type Request struct {
 	// ForceConflicts takes ownership of fields owned by other field managers.
 	ForceConflicts bool
 	// DryRun: none applies; server sends dry-run requests; client only validates locally
-	// (RESTMapper) without server requests beyond discovery.
+	// (RESTMapper) without server requests beyond discovery and the reads of the ownership
+	// check (see Adopt), so that it reports the same refusals.
 	DryRun DryRun
 	// ApplySet, when set, makes the objects members of that ApplySet (devtool's inventory,
 	// KEP-3659): Validate also checks its parent and who owns the objects that exist already

@@ -37,7 +37,7 @@ func docMatch(img string, images map[string]string) (string, bool) {
 		return "", false
 	}
 	var latest []string
-	untagged := ""
+	untagged, hasUntagged := "", false
 	name, _, _ := docSplitTag(img)
 	for k := range images {
 		if strings.Contains(k, "@") {
@@ -47,13 +47,13 @@ func docMatch(img string, images map[string]string) (string, bool) {
 			latest = append(latest, k)
 		}
 		if _, tag, _ := docSplitTag(k); tag == "" && k == name {
-			untagged = k
+			untagged, hasUntagged = k, true
 		}
 	}
 	if len(latest) > 0 {
 		return images[slices.Min(latest)], true
 	}
-	if untagged != "" {
+	if hasUntagged {
 		return images[untagged], true
 	}
 	return "", false
@@ -76,6 +76,7 @@ func FuzzMatchImage(f *testing.F) {
 		{"tools:latest", "tools", "", ""},
 		{"", "", ":latest", ""},
 		{":latest", "", "", ""},
+		{":", "", "0", ""},
 		{"web:", "web", "", ""},
 		{"quay.io/me/web:v1", "web", "me/web", ""},
 		{"{{CONTAINER_IMAGE}}", "{{CONTAINER_IMAGE}}", "", ""},

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	ggcrname "github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
@@ -65,6 +67,14 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 	repo, tag, _ := qualify(name, pc.proj.ImageRegistry, devfileName(pc.d))
 	if pc.opts.tag != "" {
 		tag = pc.opts.tag
+	}
+	if _, err := ggcrname.NewRepository(repo); err != nil && !isRelativeImage(repo) {
+		return nil, fmt.Errorf("imageName %q: %q is not a valid image repository (lowercase letters, digits and . _ - /, after an optional registry host): %w", name, repo, err)
+	}
+	if tag != "" {
+		if _, err := ggcrname.NewTag(repo + ":" + tag); err != nil && !isRelativeImage(repo) {
+			return nil, fmt.Errorf("imageName %q: tag %q is not a valid image tag: %w", name, tag, err)
+		}
 	}
 	req := build.Request{Name: comp.Name, Repository: repo, Tag: tag, Platforms: pc.opts.platforms, Push: pc.opts.push}
 	if pb, ok := pc.opts.prebuilt[comp.Name]; ok {
