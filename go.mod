@@ -162,3 +162,6 @@ require (
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
+
+// goleak: tests only (a failed parallel composite leaves no goroutine behind).
+require go.uber.org/goleak v1.3.0
