@@ -40,8 +40,3 @@ type Sink interface {
 	Emit(e Event)
 }
 
-// Discard is a Sink that drops every event (library default: silent).
-type Discard struct{}
-
-// Emit implements Sink.
-func (Discard) Emit(Event) {}

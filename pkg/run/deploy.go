@@ -68,15 +68,9 @@ func NewDeploy(cfg *Configuration, cluster Cluster) *Deploy {
 // or ctx's error.
 func (a *Deploy) Run(ctx context.Context, proj Project, p *plan.Plan) (*Report, error) {
 	rep := &Report{APIVersion: APIVersion, Kind: "DeployReport", Command: p.Command, Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
-	pp, err := prepare(ctx, a.cfg, proj, p, prepareOptions{checkInputs: true, push: true, tag: a.Tag, platforms: a.Platforms, prebuilt: a.Prebuilt})
-	if pp != nil {
-		rep.Warnings = pp.warningStrings()
-	}
+	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{checkInputs: true, push: true, tag: a.Tag, platforms: a.Platforms, prebuilt: a.Prebuilt}, &rep.Warnings)
 	if err != nil {
 		return rep, err
-	}
-	if len(p.Steps) == 0 {
-		return rep, &InputError{Err: plan.NoDeployCommandError{}}
 	}
 	if err := a.checkPrebuilt(ctx); err != nil {
 		return rep, err

@@ -57,15 +57,9 @@ func NewDiff(cfg *Configuration, cluster Differ) *Diff { return &Diff{cfg: cfg, 
 // objects and conflicts included.
 func (a *Diff) Run(ctx context.Context, proj Project, p *plan.Plan) (*DiffReport, error) {
 	rep := &DiffReport{APIVersion: APIVersion, Kind: "DiffReport", Command: p.Command, Objects: []deploy.ObjectDiff{}}
-	pp, err := prepare(ctx, a.cfg, proj, p, prepareOptions{prebuilt: a.Prebuilt})
-	if pp != nil {
-		rep.Warnings = pp.warningStrings()
-	}
+	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{prebuilt: a.Prebuilt}, &rep.Warnings)
 	if err != nil {
 		return rep, err
-	}
-	if len(p.Steps) == 0 {
-		return rep, &InputError{Err: plan.NoDeployCommandError{}}
 	}
 	refs := pp.unpinnedRefs()
 	hasMembers := false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/devtool/devtool/pkg/build"
@@ -216,7 +217,11 @@ func (b *blockingBuilder) Build(ctx context.Context, req build.Request, _ io.Wri
 
 // TestParallelExecFailureCancelsSiblings: in a parallel composite, a failed exec step cancels
 // the build running next to it, and the deploy fails with the exec step's error.
+//
+// Every goroutine of the run has ended when Deploy returns (goleak; odo's parallel runner
+// leaked them).
 func TestParallelExecFailureCancelsSiblings(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	d, p := project(t, map[string]string{"devfile.yaml": `schemaVersion: 2.2.0
 metadata: {name: shop}
 components:

@@ -123,6 +123,22 @@ func prepare(ctx context.Context, cfg *Configuration, proj Project, p *plan.Plan
 	return pp, nil
 }
 
+// prepareDeployment prepares the plan of a deploy command (deploy, diff): as prepare, plus
+// warnings copied to *warnings (even on error) and an *InputError for a plan with no step.
+func prepareDeployment(ctx context.Context, cfg *Configuration, proj Project, p *plan.Plan, o prepareOptions, warnings *[]string) (*prepared, error) {
+	pp, err := prepare(ctx, cfg, proj, p, o)
+	if pp != nil {
+		*warnings = pp.warningStrings()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Steps) == 0 {
+		return nil, &InputError{Err: plan.NoDeployCommandError{}}
+	}
+	return pp, nil
+}
+
 func (pp *prepared) warningStrings() []string {
 	var out []string
 	for _, w := range pp.warn.Warnings() {

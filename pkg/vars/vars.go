@@ -68,17 +68,6 @@ func (r *Resolver) Lookup(name string) (value, source string, ok bool) {
 	return "", "", false
 }
 
-// Values returns the effective value of every defined variable.
-func (r *Resolver) Values() map[string]string {
-	out := map[string]string{}
-	for _, l := range r.layers {
-		for k, v := range l.Values {
-			out[k] = v
-		}
-	}
-	return out
-}
-
 // Warning reports an undefined variable and every place (e.g. `components[name=app].image.imageName`)
 // that referenced it.
 type Warning struct {

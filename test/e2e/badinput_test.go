@@ -103,6 +103,7 @@ commands:
 		{name: "unknown kind", devfile: with("MANIFEST", "apiVersion: example.com/v1\n        kind: Gadget\n        metadata: {name: g}"), exit: cli.ExitDeploy, want: []string{"Gadget"}},
 		{name: "missing namespace", devfile: with("MANIFEST", strings.Replace(cm, "namespace: default", "namespace: nowhere-ns", 1)), exit: cli.ExitDeploy, want: []string{"nowhere-ns"}},
 		{name: "variable value with a line break", devfile: with(), args: []string{"--var", "VALUE=x\n---\nkind: Secret"}, exit: cli.ExitInvalid, want: []string{"VALUE", "line break"}},
+		{name: "registry unreachable", devfile: with(), args: []string{"--image-registry", "127.0.0.1:1/x"}, exit: cli.ExitBuild, want: []string{"127.0.0.1:1", "reachable"}},
 		{name: "unknown --builder", devfile: with(), args: []string{"--builder", "kaniko2"}, exit: cli.ExitInvalid, want: []string{"--builder", "kaniko2"}},
 	}
 	for _, tc := range cases {
