@@ -39,4 +39,3 @@ type Event struct {
 type Sink interface {
 	Emit(e Event)
 }
-
