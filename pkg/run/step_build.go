@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
-
-	ggcrname "github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/devfile"
@@ -68,12 +67,9 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 	if pc.opts.tag != "" {
 		tag = pc.opts.tag
 	}
-	if _, err := ggcrname.NewRepository(repo); err != nil && !isRelativeImage(repo) {
-		return nil, fmt.Errorf("imageName %q: %q is not a valid image repository (lowercase letters, digits and . _ - /, after an optional registry host): %w", name, repo, err)
-	}
-	if tag != "" {
-		if _, err := ggcrname.NewTag(repo + ":" + tag); err != nil && !isRelativeImage(repo) {
-			return nil, fmt.Errorf("imageName %q: tag %q is not a valid image tag: %w", name, tag, err)
+	if pc.opts.checkInputs {
+		if err := checkReference(repo, tag); err != nil {
+			return nil, fmt.Errorf("imageName %q: %w", name, err)
 		}
 	}
 	req := build.Request{Name: comp.Name, Repository: repo, Tag: tag, Platforms: pc.opts.platforms, Push: pc.opts.push}
@@ -115,6 +111,31 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 		return nil, err
 	}
 	return &buildStep{step: s, name: name, req: req, why: why}, nil
+}
+
+var (
+	// The path components and tag of docker/distribution's reference grammar.
+	pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+	tagPattern    = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// checkReference checks repo (an optional registry host, then path components) and tag
+// against docker/distribution's reference grammar, so that a bad name is refused before
+// anything runs instead of failing the push.
+func checkReference(repo, tag string) error {
+	path := repo
+	if !isRelativeImage(repo) {
+		_, path, _ = strings.Cut(repo, "/")
+	}
+	for _, c := range strings.Split(path, "/") {
+		if !pathComponent.MatchString(c) {
+			return fmt.Errorf("%q is not a valid image repository: %q must be lowercase letters and digits, separated by '.', '_', '__' or '-'", repo, c)
+		}
+	}
+	if tag != "" && !tagPattern.MatchString(tag) {
+		return fmt.Errorf("tag %q is not a valid image tag (letters, digits, '_', '.', '-'; at most 128)", tag)
+	}
+	return nil
 }
 
 // buildArg resolves a build arg as written in dockerfile.args. "KEY=VALUE" stays as it is. A

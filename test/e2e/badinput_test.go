@@ -99,7 +99,7 @@ commands:
 		{name: "undefined variable with --strict", devfile: with(), args: []string{"--strict"}, exit: cli.ExitInvalid, want: []string{"VALUE"}},
 		{name: "missing Dockerfile", devfile: with(), files: map[string]string{"Dockerfile": ""}, exit: cli.ExitInvalid, want: []string{"Dockerfile", "dockerfile.uri"}},
 		{name: "build context outside the project", devfile: with("CONTEXT", "../../../../../../etc"), exit: cli.ExitInvalid, want: []string{"dockerfile.buildContext", "outside the project directory"}},
-		{name: "invalid image reference", devfile: with("IMAGE", "quay.io/UPPER/Case"), exit: cli.ExitInvalid, want: []string{"quay.io/UPPER/Case", "not a valid image repository"}},
+		{name: "invalid image reference", devfile: with("IMAGE", "quay.io/UPPER/Case"), exit: cli.ExitInvalid, want: []string{"quay.io/UPPER/Case", "not a valid image repository", `"UPPER"`}},
 		{name: "unknown kind", devfile: with("MANIFEST", "apiVersion: example.com/v1\n        kind: Gadget\n        metadata: {name: g}"), exit: cli.ExitDeploy, want: []string{"Gadget"}},
 		{name: "missing namespace", devfile: with("MANIFEST", strings.Replace(cm, "namespace: default", "namespace: nowhere-ns", 1)), exit: cli.ExitDeploy, want: []string{"nowhere-ns"}},
 		{name: "variable value with a line break", devfile: with(), args: []string{"--var", "VALUE=x\n---\nkind: Secret"}, exit: cli.ExitInvalid, want: []string{"VALUE", "line break"}},
