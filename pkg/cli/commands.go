@@ -9,7 +9,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -253,58 +252,6 @@ func newBuildCommand(g *globals) *cobra.Command {
 	bf.add(c)
 	c.Flags().StringArrayVar(&components, "component", nil, "image component to build (repeatable; default: all)")
 	c.Flags().BoolVar(&push, "push", false, "push the images to their registry")
-	return c
-}
-
-func newDeployCommand(g *globals) *cobra.Command {
-	var bf buildFlags
-	var command, dryRun, imagesFile string
-	var force, adopt, prune bool
-	var wait, execTimeout time.Duration
-	kube := genericclioptions.NewConfigFlags(true)
-	c := &cobra.Command{
-		Use:   "deploy",
-		Short: "Build the images and apply the manifests of the deploy command",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.validateCommon(); err != nil {
-				return err
-			}
-			mode := deploy.DryRun(dryRun)
-			switch mode {
-			case deploy.DryRunNone, deploy.DryRunClient, deploy.DryRunServer:
-			default:
-				return &UsageError{Err: fmt.Errorf("--dry-run %q: must be none, client or server", dryRun)}
-			}
-			if cmd.Flags().Changed("wait") && wait <= 0 {
-				return &UsageError{Err: fmt.Errorf("--wait=%s: must be a positive duration such as --wait=10m (a bare --wait waits %s)", wait, deploy.DefaultWaitTimeout)}
-			}
-			if execTimeout <= 0 {
-				return &UsageError{Err: fmt.Errorf("--exec-timeout=%s: must be a positive duration such as 30m", execTimeout)}
-			}
-			in, err := g.clusterInputs(cmd.Context(), kube, command, imagesFile, bf.builder)
-			if err != nil {
-				return err
-			}
-			a := run.NewDeploy(in.cfg, in.applier)
-			a.Namespace, a.Tag, a.Platforms, a.DryRun = in.ns, bf.tag, bf.platforms, mode
-			a.ForceConflicts, a.Adopt, a.Prune, a.Prebuilt = force, adopt, prune, in.prebuilt
-			a.Wait, a.ExecTimeout = wait, execTimeout
-			rep, err := a.Run(cmd.Context(), in.proj, in.p)
-			return g.finish(rep, err)
-		},
-	}
-	bf.add(c)
-	c.Flags().StringVar(&command, "command", "", "command id to run instead of the default deploy command")
-	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, client (check locally) or server (server-side dry run; images are still built and pushed)")
-	c.Flags().StringVar(&imagesFile, "images", "", "use the images of a `devtool build --push -o json` report instead of building them (CI: build once, deploy many)")
-	c.Flags().BoolVar(&force, "force-conflicts", false, "take ownership of fields other field managers own (server-side apply --force-conflicts)")
-	c.Flags().BoolVar(&adopt, "adopt", false, "take over objects that exist in the cluster but were not created by devtool for this devfile (without it, deploy refuses them before changing anything)")
-	c.Flags().BoolVar(&prune, "prune", false, "after a successful deploy, delete the objects earlier deploys of this devfile created that this one no longer applies (ApplySet inventory)")
-	c.Flags().DurationVar(&wait, "wait", 0, "after applying, wait until every object has rolled out (kstatus Current), at most this long; a bare --wait waits "+deploy.DefaultWaitTimeout.String()+" (give a duration as --wait=10m); on failure, show why (Pods, events)")
-	c.Flags().Lookup("wait").NoOptDefVal = deploy.DefaultWaitTimeout.String()
-	c.Flags().DurationVar(&execTimeout, "exec-timeout", deploy.DefaultJobTimeout, "how long each exec command of the deploy (run as a Kubernetes Job, as odo does) may take to complete")
-	kube.AddFlags(c.Flags())
 	return c
 }
 
