@@ -477,15 +477,33 @@ type Resolver interface {
 	Resolve(ctx context.Context, req Request) (res Result, found bool, err error)
 }
 
+// Tagger is an optional ability of a Builder (Cached has it): the tag a Build of req would
+// push, without building or contacting a registry (devtool images).
+type Tagger interface {
+	// Tag returns req.Tag when set, else the input-digest tag. Errors: the inputs cannot be
+	// read.
+	Tag(ctx context.Context, req Request) (string, error)
+}
+
+// Tag implements Tagger.
+func (c *cached) Tag(ctx context.Context, req Request) (string, error) {
+	if req.Tag != "" {
+		return req.Tag, nil
+	}
+	sum, err := inputDigest(ctx, req, digestBuilder(c.inner), hostPlatform)
+	if err != nil {
+		return "", fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
+	}
+	return sum[:InputTagLen], nil
+}
+
 // Resolve implements Resolver. An explicit req.Tag is looked up as is.
 func (c *cached) Resolve(ctx context.Context, req Request) (Result, bool, error) {
-	if req.Tag == "" {
-		sum, err := inputDigest(ctx, req, digestBuilder(c.inner), hostPlatform)
-		if err != nil {
-			return Result{}, false, fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
-		}
-		req.Tag = sum[:InputTagLen]
+	tag, err := c.Tag(ctx, req)
+	if err != nil {
+		return Result{}, false, err
 	}
+	req.Tag = tag
 	res := Result{Name: req.Name, Repository: req.Repository, Tag: req.Tag, Builder: c.inner.Name()}
 	if c.reg == nil {
 		return res, false, nil

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/devtool/devtool/test/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -165,5 +167,56 @@ components:
 	}
 	if !strings.Contains(doc.Message, "127.0.0.1:1/nothing/here:1") {
 		t.Errorf("message does not name the base image: %s", doc.Message)
+	}
+}
+
+// TestGoldenDescribeImages pins `describe` and `images` on the hello sample and on corpus
+// cases written by other people (issue 10: what an IDE tree view reads).
+func TestGoldenDescribeImages(t *testing.T) {
+	hello := sampleDir("hello")
+	corpus := func(name string) string {
+		for _, c := range testenv.Corpus(t) {
+			if strings.HasSuffix(c.Name, name) {
+				return testenv.CopyProject(t, c)
+			}
+		}
+		t.Fatalf("corpus case %s not found", name)
+		return ""
+	}
+	goStack := corpus("devfile+registry__stacks_go_2.2.0_devfile.yaml")
+	dotnet := corpus("dotnet_final_devfile_kubernetes.mdx")
+	tests := []struct {
+		golden, dir string
+		args        []string
+	}{
+		{"describe-hello.json", hello, []string{"describe", "-o", "json"}},
+		{"describe-hello.txt", hello, []string{"describe"}},
+		{"images-hello.json", hello, []string{"images", "--image-registry", "registry.example/me", "-o", "json"}},
+		{"images-hello.txt", hello, []string{"images", "--image-registry", "registry.example/me", "--pull-list"}},
+		{"describe-go-stack.json", goStack, []string{"describe", "-o", "json"}},
+		{"images-go-stack.json", goStack, []string{"images", "--image-registry", "registry.example/me", "-o", "json"}},
+		{"describe-dotnet.json", dotnet, []string{"describe", "-o", "json"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.golden, func(t *testing.T) {
+			stdout, stderr, err := runCLI(t, context.Background(), append(tc.args, "--devfile", tc.dir)...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			got := strings.ReplaceAll(stdout, tc.dir, "$SAMPLE")
+			path := filepath.Join("testdata", tc.golden)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./pkg/cli -run TestGoldenDescribeImages -update)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("output differs from %s (-want +got):\n%s", path, diff)
+			}
+		})
 	}
 }

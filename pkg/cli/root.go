@@ -94,6 +94,8 @@ check, apply, rollout), 130 cancelled.`,
 		newDeployCommand(g),
 		newDiffCommand(g),
 		newUndeployCommand(g),
+		newDescribeCommand(g),
+		newImagesCommand(g),
 		newVersionCommand(g),
 	)
 	return root
