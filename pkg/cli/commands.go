@@ -38,10 +38,10 @@ func newValidateCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			doc := map[string]any{
-				"apiVersion": run.APIVersion, "kind": "ValidationReport", "valid": true,
-				"devfile": d.Path, "schemaVersion": d.SchemaVersion, "name": d.Name,
-				"components": len(d.Components), "commands": len(d.Commands), "deployCommand": p.Command,
+			doc := ValidationReport{
+				APIVersion: run.APIVersion, Kind: "ValidationReport", Valid: true,
+				Devfile: d.Path, SchemaVersion: d.SchemaVersion, Name: d.Name,
+				Components: len(d.Components), Commands: len(d.Commands), DeployCommand: p.Command,
 			}
 			if g.output != "text" {
 				return g.print(doc)
@@ -81,11 +81,7 @@ func newPlanCommand(g *globals) *cobra.Command {
 			switch format {
 			case "json", "yaml":
 				g.output = format
-				return g.print(struct {
-					APIVersion string `json:"apiVersion"`
-					Kind       string `json:"kind"`
-					*plan.Plan
-				}{run.APIVersion, "Plan", p})
+				return g.print(PlanDocument{run.APIVersion, "Plan", p})
 			case "text":
 				writePlanText(g.streams.Out, p)
 				return nil
@@ -257,6 +253,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 
 func newUndeployCommand(g *globals) *cobra.Command {
 	var dryRun string
+	var writeIDE bool
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
 		Use:   "undeploy",
@@ -292,10 +289,14 @@ nothing to do (exit 0).`,
 			a := run.NewUndeploy(&run.Configuration{Sink: g.sink(), Version: Version}, applier)
 			a.Namespace, a.DryRun = ns, mode
 			rep, err := a.Run(cmd.Context(), d)
+			if err == nil && writeIDE && mode == deploy.DryRunNone {
+				err = g.recordIDEState(kube, d, ns, rep, false)
+			}
 			return g.finish(rep, err)
 		},
 	}
 	c.Flags().StringVar(&dryRun, "dry-run", "none", "none, or server (list what would be deleted and send the deletes as server-side dry runs)")
+	c.Flags().BoolVar(&writeIDE, "write-ide-state", false, "remove this cluster and namespace from .odo/deploystate.json (the VS Code OpenShift extension's deploy state)")
 	kube.AddFlags(c.Flags())
 	return c
 }
@@ -310,7 +311,7 @@ func newVersionCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if g.output != "text" {
-				return g.print(map[string]string{"apiVersion": run.APIVersion, "kind": "Version", "version": Version})
+				return g.print(VersionDocument{APIVersion: run.APIVersion, Kind: "Version", Version: Version})
 			}
 			fmt.Fprintln(g.streams.Out, "devtool", Version)
 			return nil

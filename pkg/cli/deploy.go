@@ -21,6 +21,7 @@ type deployOptions struct {
 
 	command, dryRun, imagesFile string
 	force, adopt, prune         bool
+	writeIDEState               bool
 	wait, execTimeout           time.Duration
 	waitSet                     bool
 
@@ -54,6 +55,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	f.DurationVar(&o.wait, "wait", 0, "after applying, wait until every object has rolled out (kstatus Current), at most this long; a bare --wait waits "+deploy.DefaultWaitTimeout.String()+" (give a duration as --wait=10m); on failure, show why (Pods, events)")
 	f.Lookup("wait").NoOptDefVal = deploy.DefaultWaitTimeout.String()
 	f.DurationVar(&o.execTimeout, "exec-timeout", deploy.DefaultJobTimeout, "how long each exec command of the deploy (run as a Kubernetes Job, as odo does) may take to complete")
+	f.BoolVar(&o.writeIDEState, "write-ide-state", false, "after a successful deploy, record it in .odo/deploystate.json as the VS Code OpenShift extension reads it (for its Undeploy)")
 	o.kube.AddFlags(f)
 	return c
 }
@@ -96,5 +98,8 @@ func (o *deployOptions) Run(ctx context.Context) error {
 	a.ForceConflicts, a.Adopt, a.Prune, a.Prebuilt = o.force, o.adopt, o.prune, in.prebuilt
 	a.Wait, a.ExecTimeout = o.wait, o.execTimeout
 	rep, err := a.Run(ctx, in.proj, in.p)
+	if err == nil && o.writeIDEState && (o.mode == deploy.DryRunNone || o.mode == "") {
+		err = o.g.recordIDEState(o.kube, in.proj.Devfile, in.ns, rep, true)
+	}
 	return o.g.finish(rep, err)
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/devtool/devtool/pkg/deploy"
 	"github.com/devtool/devtool/pkg/event"
 	"github.com/devtool/devtool/pkg/run"
+	docschema "github.com/devtool/devtool/test/schema"
 	"github.com/devtool/devtool/test/testenv"
 )
 
@@ -87,6 +88,19 @@ func devtool(t *testing.T, args ...string) (*run.Report, string, error) {
 	defer cancel()
 	err := cli.Main(ctx, args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(string) (string, bool) { return "", false })
 	t.Logf("devtool %s\nstderr:\n%s", strings.Join(args, " "), errb.String())
+	// Every JSON document and --progress=json event the e2e tests produce matches its schema
+	// in docs/schemas (the versioned JSON contract).
+	joined := " " + strings.Join(args, " ") + " "
+	if strings.Contains(joined, " -o json ") && out.Len() > 0 {
+		if serr := docschema.Document(out.Bytes()); serr != nil {
+			t.Errorf("devtool %s: stdout: %v", strings.Join(args, " "), serr)
+		}
+	}
+	if strings.Contains(joined, " --progress=json ") || strings.Contains(joined, " --progress json ") {
+		if _, serr := docschema.Events(errb.Bytes()); serr != nil {
+			t.Errorf("devtool %s: progress: %v", strings.Join(args, " "), serr)
+		}
+	}
 	var rep run.Report
 	if jerr := json.Unmarshal(out.Bytes(), &rep); jerr != nil && err == nil {
 		t.Fatalf("stdout is not a JSON report: %v\n%s", jerr, out.String())
