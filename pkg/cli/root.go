@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/event"
@@ -51,12 +52,16 @@ type globals struct {
 	buildArgEnv   []string
 	allowOutside  bool
 	getenv        func(string) (string, bool)
+	closers       []func()
 }
 
 // NewRootCommand returns the devtool command tree. getenv is os.LookupEnv in production (tests
 // pass a map), so no command reads process state directly.
 func NewRootCommand(s Streams, getenv func(string) (string, bool)) *cobra.Command {
-	g := &globals{streams: s, getenv: getenv}
+	return newRootCommand(&globals{streams: s, getenv: getenv})
+}
+
+func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "devtool",
 		Short: "Build and deploy devfile projects (the devfile outer loop)",
@@ -69,9 +74,9 @@ check, apply, rollout), 130 cancelled.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetIn(s.In)
-	root.SetOut(s.Out)
-	root.SetErr(s.Err)
+	root.SetIn(g.streams.In)
+	root.SetOut(g.streams.Out)
+	root.SetErr(g.streams.Err)
 	// A flag value that does not parse (--wait=soon, --prune=maybe) is a usage error (exit 2).
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &UsageError{Err: err} })
 	pf := root.PersistentFlags()
@@ -105,9 +110,11 @@ check, apply, rollout), 130 cancelled.`,
 // an exit code with Classify. In -o json mode a failed command also writes an Error document to
 // stdout.
 func Main(ctx context.Context, args []string, s Streams, getenv func(string) (string, bool)) error {
-	root := NewRootCommand(s, getenv)
+	g := &globals{streams: s, getenv: getenv}
+	root := newRootCommand(g)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	g.close()
 	if err == nil || errors.Is(err, ErrDifferences) {
 		return err
 	}
@@ -150,11 +157,34 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.streams.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// sink is the progress sink --progress asks for: NDJSON events, plain ordered lines, or, with
+// auto on a terminal (and not under CI or TERM=dumb), the live view (colour unless NO_COLOR).
 func (g *globals) sink() event.Sink {
-	if g.progress == "json" {
+	switch g.progress {
+	case "json":
 		return event.NewJSONSink(g.streams.Err)
+	case "auto":
+		if f, ok := g.streams.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			_, ci := g.getenv("CI")
+			t, _ := g.getenv("TERM")
+			if !ci && t != "dumb" {
+				width, _, _ := term.GetSize(int(f.Fd()))
+				_, noColor := g.getenv("NO_COLOR")
+				s := event.NewTTYSink(f, width, !noColor, g.verbose)
+				g.closers = append(g.closers, s.Close)
+				return s
+			}
+		}
 	}
 	return event.NewTextSink(g.streams.Err, g.verbose)
+}
+
+// close ends what the command started (the live progress view).
+func (g *globals) close() {
+	for _, c := range g.closers {
+		c()
+	}
+	g.closers = nil
 }
 
 func (g *globals) load(ctx context.Context) (*devfile.Devfile, error) {
