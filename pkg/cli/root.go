@@ -103,6 +103,7 @@ check, apply, rollout), 130 cancelled.`,
 		newImagesCommand(g),
 		newVersionCommand(g),
 	)
+	registerCompletions(g, root)
 	return root
 }
 
