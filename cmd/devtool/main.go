@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -17,14 +15,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.Main(ctx, os.Args[1:], cli.Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, cli.OSGetenv)
 	stop()
-	switch {
-	case err == nil, errors.Is(err, cli.ErrDifferences):
-	case errors.Is(err, context.Canceled):
-		// One line: what was interrupted is in the progress above; the rest did not run.
-		fmt.Fprintln(os.Stderr, "cancelled: devtool stopped what it was doing; steps not started did not run")
-	default:
-		fmt.Fprintln(os.Stderr, "error:", err)
-	}
+	// cli.Main has written the error (one line, or an NDJSON event with --progress=json).
 	_, code := cli.Classify(err)
 	os.Exit(code)
 }

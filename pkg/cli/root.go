@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -129,7 +131,25 @@ func Main(ctx context.Context, args []string, s Streams, getenv func(string) (st
 			writeErrorDocument(s.Out, o, err)
 		}
 	}
+	writeErrorLine(s.Err, g.progress == "json", err)
 	return err
+}
+
+// writeErrorLine ends stderr with what went wrong: one line ("error: …", or for a cancelled
+// run "cancelled: …"), or with --progress=json one NDJSON event of type "error" (fields code
+// and exitCode), so that the stream stays machine-readable to the end.
+func writeErrorLine(w io.Writer, progressJSON bool, err error) {
+	code, exit := Classify(err)
+	msg := "error: " + err.Error()
+	if errors.Is(err, context.Canceled) {
+		msg = "cancelled: devtool stopped what it was doing; steps not started did not run"
+	}
+	if progressJSON {
+		event.NewJSONSink(w).Emit(event.Event{Time: time.Now(), Type: event.Error, Message: strings.TrimPrefix(msg, "error: "),
+			Fields: map[string]string{"code": code, "exitCode": strconv.Itoa(exit)}})
+		return
+	}
+	fmt.Fprintln(w, msg)
 }
 
 func (g *globals) validateCommon() error {

@@ -21,6 +21,9 @@ const (
 	Log           Type = "log"
 	Info          Type = "info"
 	Warning       Type = "warning"
+	// Error is the last event of a failed run: Message says what went wrong, Fields "code"
+	// and "exitCode" classify it (as the JSON Error document does).
+	Error Type = "error"
 )
 
 // Event is one progress record. Step is the plan step ID ("" for run-level messages), Kind is the
