@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"io/fs"
 	"encoding/json"
 	"flag"
 	"os"
@@ -24,6 +25,7 @@ func sampleDir(name string) string {
 // TestGolden pins the shape of devtool's JSON documents and text output.
 func TestGolden(t *testing.T) {
 	hello := sampleDir("hello")
+	helmHello := sampleDir("helm-hello")
 	tests := []struct {
 		golden string
 		args   []string
@@ -34,6 +36,10 @@ func TestGolden(t *testing.T) {
 		{"plan-hello.mmd", []string{"plan", "--devfile", hello, "--format", "mermaid"}},
 		{"render-hello.yaml", []string{"render", "--devfile", hello, "--image-registry", "registry.example/me"}},
 		{"validate-hello.json", []string{"validate", "--devfile", hello, "-o", "json"}},
+		{"plan-helm-hello.txt", []string{"plan", "--devfile", helmHello}},
+		{"plan-helm-hello.dot", []string{"plan", "--devfile", helmHello, "--format", "dot"}},
+		{"plan-helm-hello.mmd", []string{"plan", "--devfile", helmHello, "--format", "mermaid"}},
+		{"render-helm-hello.yaml", []string{"render", "--devfile", helmHello, "--image-registry", "registry.example/me"}},
 		{"version.json", []string{"version", "-o", "json"}},
 	}
 	for _, tc := range tests {
@@ -172,12 +178,16 @@ components:
 
 // TestGoldenDescribeImages pins `describe` and `images` on the hello sample and on corpus
 // cases written by other people (issue 10: what an IDE tree view reads).
+//
+// The projects are copied with normalised file modes (0644, 0755 for directories and
+// executables): image tags are input digests, which cover the build context's file modes, and a
+// checkout's modes depend on the umask.
 func TestGoldenDescribeImages(t *testing.T) {
-	hello := sampleDir("hello")
+	hello := normalizeModes(t, testenv.CopyTree(t, sampleDir("hello"), t.TempDir()))
 	corpus := func(name string) string {
 		for _, c := range testenv.Corpus(t) {
 			if strings.HasSuffix(c.Name, name) {
-				return testenv.CopyProject(t, c)
+				return normalizeModes(t, testenv.CopyProject(t, c))
 			}
 		}
 		t.Fatalf("corpus case %s not found", name)
@@ -219,4 +229,26 @@ func TestGoldenDescribeImages(t *testing.T) {
 			}
 		})
 	}
+}
+
+func normalizeModes(t *testing.T, dir string) string {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if d.IsDir() || info.Mode()&0o100 != 0 {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
