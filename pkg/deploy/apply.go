@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -42,16 +43,50 @@ func WithLogger(l *slog.Logger) Option {
 // Applier validates and server-side-applies objects to the cluster a RESTClientGetter
 // (kubeconfig flags: --kubeconfig, --context, …) points at. It is safe for concurrent use.
 // The cluster clients are created on first use, so New succeeds without a reachable cluster.
+//
+// One Applier serves one run (a CLI invocation): its clients, its RESTMapper (on the getter's
+// discovery client, kubectl's on-disk discovery cache for ConfigFlags) and what Validate learned
+// about each object (see Apply) live as long as it does.
 type Applier struct {
 	getter genericclioptions.RESTClientGetter
 	log    *slog.Logger
 	// crdTimeout bounds how long Apply waits for a CustomResourceDefinition to become
 	// Established before applying the rest (1 minute).
 	crdTimeout time.Duration
+	// concurrency bounds the requests for objects sent at once (reads, dry runs, applies).
+	concurrency int
 
 	mu sync.Mutex
 	cl *clients // nil until first successful use
+
+	// known is what Validate's dry runs returned, for Apply to reuse (see known.go).
+	known knownObjects
 }
+
+// DefaultConcurrency is how many object requests (reads, dry runs, applies) an Applier sends
+// at once unless WithConcurrency says otherwise.
+const DefaultConcurrency = 16
+
+// WithConcurrency bounds how many object requests (reads, dry runs, applies) the Applier sends
+// at once; n < 1 means 1. The default is DefaultConcurrency. Order still holds across kinds
+// (see Apply); within one group of kinds objects are applied in parallel.
+func WithConcurrency(n int) Option {
+	return func(a *Applier) {
+		a.concurrency = max(n, 1)
+	}
+}
+
+// Client-side rate limit for API servers without API Priority and Fairness: kubectl's (50 QPS,
+// burst 300). client-go's default (5 QPS, burst 10) throttles a deploy of a few dozen objects.
+const (
+	noAPFQPS   = 50
+	noAPFBurst = 300
+)
+
+// headerFlowSchema is set on every response of an API server that runs API Priority and
+// Fairness (KEP-1040, k8s.io/apiserver filters.WithPriorityAndFairness): the server queues and
+// sheds load itself, so a client-side limiter only adds latency.
+const headerFlowSchema = "X-Kubernetes-PF-FlowSchema-UID"
 
 // clients are the per-cluster clients, created once.
 type clients struct {
@@ -63,6 +98,8 @@ type clients struct {
 	scan   metadata.Interface
 	disco  discovery.DiscoveryInterface // uncached, for /version
 	mapper meta.ResettableRESTMapper    // deferred discovery, reset after CRDs are applied
+	// apf: the server runs API Priority and Fairness, so the clients do not throttle.
+	apf bool
 }
 
 // New returns an Applier for the cluster getter describes (usually
@@ -72,7 +109,7 @@ func New(getter genericclioptions.RESTClientGetter, opts ...Option) (*Applier, e
 	if getter == nil {
 		return nil, errors.New("deploy.New: nil RESTClientGetter")
 	}
-	a := &Applier{getter: getter, log: slog.New(slog.NewTextHandler(io.Discard, nil)), crdTimeout: time.Minute}
+	a := &Applier{getter: getter, log: slog.New(slog.NewTextHandler(io.Discard, nil)), crdTimeout: time.Minute, concurrency: DefaultConcurrency}
 	for _, o := range opts {
 		o(a)
 	}
@@ -86,47 +123,18 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 	cl := a.cl
 	a.mu.Unlock()
 	if cl == nil {
-		cfg, err := a.getter.ToRESTConfig()
-		if err != nil {
-			return nil, &ClusterError{Err: err}
+		// The first GET /version is the reachability check of this call too.
+		var err error
+		if cl, err = a.newClients(ctx); err != nil {
+			return nil, err
 		}
-		if noKubeconfig(a.getter, cfg) {
-			return nil, &ClusterError{Server: cfg.Host, Err: errors.New("no cluster is configured: no kubeconfig at $KUBECONFIG or ~/.kube/config and no --server, so client-go fell back to its default")}
-		}
-		cfg = rest.CopyConfig(cfg)
-		// client-go's default (5 QPS, burst 10) throttles a deploy of a few dozen objects.
-		if cfg.QPS == 0 {
-			cfg.QPS, cfg.Burst = 50, 100
-		}
-		dyn, err := dynamic.NewForConfig(cfg)
-		if err != nil {
-			return nil, &ClusterError{Server: cfg.Host, Err: err}
-		}
-		md, err := metadata.NewForConfig(cfg)
-		if err != nil {
-			return nil, &ClusterError{Server: cfg.Host, Err: err}
-		}
-		scanCfg := rest.CopyConfig(cfg)
-		scanCfg.WarningHandler = debugWarnings{a.log}
-		scan, err := metadata.NewForConfig(scanCfg)
-		if err != nil {
-			return nil, &ClusterError{Server: cfg.Host, Err: err}
-		}
-		disco, err := discovery.NewDiscoveryClientForConfig(cfg)
-		if err != nil {
-			return nil, &ClusterError{Server: cfg.Host, Err: err}
-		}
-		cached, err := a.getter.ToDiscoveryClient()
-		if err != nil {
-			return nil, &ClusterError{Server: cfg.Host, Err: err}
-		}
-		cl = &clients{server: cfg.Host, dyn: dyn, md: md, scan: scan, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}
 		a.mu.Lock()
 		if a.cl == nil {
 			a.cl = cl
 		}
 		cl = a.cl
 		a.mu.Unlock()
+		return cl, nil
 	}
 	// Every call checks reachability: a deploy runs minutes after a preflight and the error
 	// for a dead cluster must say so, not "unknown kind".
@@ -137,6 +145,94 @@ func (a *Applier) clients(ctx context.Context) (*clients, error) {
 		return nil, &ClusterError{Server: cl.server, Err: err}
 	}
 	return cl, nil
+}
+
+// newClients creates the clients on one HTTP client (one connection pool, HTTP/2 streams for
+// parallel requests). GET /version tells whether the server runs API Priority and Fairness:
+// then nothing is throttled client-side (a negative QPS disables client-go's limiter), else
+// kubectl's limit applies. A QPS or rate limiter the getter's rest.Config sets is kept.
+func (a *Applier) newClients(ctx context.Context) (*clients, error) {
+	cfg, err := a.getter.ToRESTConfig()
+	if err != nil {
+		return nil, &ClusterError{Err: err}
+	}
+	if noKubeconfig(a.getter, cfg) {
+		return nil, &ClusterError{Server: cfg.Host, Err: errors.New("no cluster is configured: no kubeconfig at $KUBECONFIG or ~/.kube/config and no --server, so client-go fell back to its default")}
+	}
+	cfg = rest.CopyConfig(cfg)
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	apf, err := probeAPF(ctx, cfg, httpClient)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	if cfg.QPS == 0 && cfg.RateLimiter == nil {
+		if apf {
+			cfg.QPS = -1
+		} else {
+			cfg.QPS, cfg.Burst = noAPFQPS, noAPFBurst
+		}
+	}
+	a.log.Debug("cluster clients", "server", cfg.Host, "priorityAndFairness", apf, "qps", cfg.QPS, "burst", cfg.Burst)
+	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	md, err := metadata.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	scanCfg := rest.CopyConfig(cfg)
+	scanCfg.WarningHandler = debugWarnings{a.log}
+	scan, err := metadata.NewForConfigAndClient(scanCfg, httpClient)
+	if err != nil {
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	disco, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	cached, err := a.getter.ToDiscoveryClient()
+	if err != nil {
+		return nil, &ClusterError{Server: cfg.Host, Err: err}
+	}
+	return &clients{server: cfg.Host, dyn: dyn, md: md, scan: scan, disco: disco, mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), apf: apf}, nil
+}
+
+// probeAPF sends GET /version and reports whether the response carries API Priority and
+// Fairness's flow schema header. Errors: the transport's (unreachable server), or for any status
+// but 200 the API error of the same request through client-go (its message is the one users
+// know).
+func probeAPF(ctx context.Context, cfg *rest.Config, httpClient *http.Client) (bool, error) {
+	// A discovery client only for its REST client (URL and error decoding); its rate limiter is
+	// not used for one request.
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return false, err
+	}
+	rc := dc.RESTClient()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rc.Get().AbsPath("/version").URL().String(), nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return false, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return resp.Header.Get(headerFlowSchema) != "", nil
+	}
+	// The same request through client-go, for its API error (Unauthorized, …); should it
+	// succeed now, the server is treated as one without Priority and Fairness.
+	_, err = rc.Get().AbsPath("/version").Do(ctx).Raw()
+	return false, err
 }
 
 // debugWarnings logs API server warnings at debug level (rest.WarningHandler).
@@ -252,17 +348,30 @@ var (
 // immutable fields, does not fail it). Namespace-specific admission (quotas, policies) is
 // therefore not checked for it, and a dry run that stand-in namespace forbids is skipped.
 //
+// Objects are read with lists where many share a resource and namespace (see readLive), and
+// dry-run WithConcurrency at a time. The dry-run results are kept for the Applier's later
+// Applies of the same objects (see Apply and knownObjects), so that a deploy dry-runs each
+// object once.
+//
 // All problems are collected and returned together as one *ValidationError (problems in
 // request order, at most one per object; errors.As finds a *ConflictError or an
 // *OwnershipError among them). An unreachable cluster or bad credentials give a
 // *ClusterError; a cancelled ctx gives ctx.Err().
 func (a *Applier) Validate(ctx context.Context, req Preflight) error {
-	_, _, err := a.validate(ctx, req, true)
+	_, _, err := a.validate(ctx, req, validateOpts{checkParent: true, remember: true})
 	return err
 }
 
-func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) (*clients, []*item, error) {
+// validateOpts: checkParent checks the ApplySet parent like an object (Validate, Diff);
+// remember keeps the dry-run results for Apply (Validate); reuse takes them instead of dry-running
+// again where they still hold (Apply, see knownObjects).
+type validateOpts struct {
+	checkParent, remember, reuse bool
+}
+
+func (a *Applier) validate(ctx context.Context, pf Preflight, opts validateOpts) (*clients, []*item, error) {
 	req := pf.Request
+	checkParent := opts.checkParent
 	cl, err := a.clients(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -372,7 +481,11 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 
 	// The live objects: who owns them (below), and Diff's LIVE side. Reads only, so client
 	// mode reads them too (kubectl apply --dry-run=client reads them as well).
-	readProblems, err := a.readLive(ctx, cl, items, bad, func(ns string) bool {
+	var memberID string
+	if req.ApplySet != nil {
+		memberID = req.ApplySet.ID()
+	}
+	readProblems, err := a.readLive(ctx, cl, items, bad, memberID, func(ns string) bool {
 		ok, known := exists[ns]
 		return ok || !known
 	})
@@ -396,13 +509,22 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 	}
 
 	if req.DryRun != DryRunClient {
-		// Server-side dry runs, a few at a time.
+		// Server-side dry runs, a.concurrency at a time; none for an object whose earlier
+		// dry run still holds (opts.reuse, see knownObjects).
 		dryProblems := make([]*ObjectProblem, len(items))
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(4)
+		g.SetLimit(a.concurrency)
+		reused := 0
 		for i, it := range items {
 			if bad[i] || it.pendingCRD {
 				continue
+			}
+			if opts.reuse {
+				if m := a.known.lookup(it, req.ForceConflicts); m != nil {
+					it.merged = m
+					reused++
+					continue
+				}
 			}
 			g.Go(func() error {
 				obj := it.obj
@@ -463,6 +585,9 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 		if err := g.Wait(); err != nil {
 			return nil, nil, err
 		}
+		if reused > 0 {
+			a.log.Debug("reused the preflight's dry runs", "objects", reused)
+		}
 		for i, p := range dryProblems {
 			if p != nil {
 				problems[i] = p
@@ -477,6 +602,11 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, checkParent bool) 
 	}
 	if len(all) > 0 {
 		return nil, nil, &ValidationError{Problems: all}
+	}
+	if opts.remember && req.DryRun != DryRunClient {
+		for _, it := range items {
+			a.known.remember(it, req.ForceConflicts)
+		}
 	}
 	return cl, items, nil
 }
@@ -686,17 +816,28 @@ func display(o *unstructured.Unstructured) string {
 // Apply validates req (see Validate: any problem anywhere → *ValidationError and nothing is
 // changed; an object of someone else is refused unless req.Adopt), then server-side-applies
 // the objects with field manager req.FieldManager (FieldManager when empty) and
-// Force = req.ForceConflicts, in this order: Namespaces, CustomResourceDefinitions (then it
-// waits until each is Established and resets the RESTMapper), then everything else in the
-// order given. On an object of the ApplySet that the legacy FieldManager applied, that
+// Force = req.ForceConflicts, in waves that keep the order that matters (applyWaves):
+// Namespaces, then CustomResourceDefinitions (then it waits until each is Established and
+// resets the RESTMapper, so custom resources come after the CRD that defines them), then the
+// objects others are checked against when admitted (ServiceAccounts, LimitRanges,
+// ResourceQuotas, PriorityClasses, RuntimeClasses, Roles and ClusterRoles), then everything
+// else, and admission webhooks, admission policies and APIServices last. Within a wave,
+// objects are applied in parallel, at most WithConcurrency at a time; the first failure
+// cancels the rest. On an object of the ApplySet that the legacy FieldManager applied, that
 // manager's managedFields entry is first renamed to req.FieldManager (see
 // migrateLegacyManager), so that deploys made before per-project field managers neither
 // conflict nor leave removed fields behind.
 //
-// Each ObjectResult's Action is Created (the object did not exist), Unchanged (its
-// resourceVersion is the same before and after: the apply was a no-op) or Configured. With
-// req.DryRun == DryRunServer or DryRunClient nothing is applied after validation and every
-// Action is Validated.
+// Each object is dry-run once: an object Validate dry-ran with the same content, field
+// manager and force, whose live object has not changed since, is not dry-run again (see
+// knownObjects). An object whose dry-run result is the live object as it is, is not applied
+// at all: the apply would change nothing.
+//
+// Each ObjectResult's Action is Created (the object did not exist), Unchanged (the dry run
+// showed nothing would change, or its resourceVersion is the same before and after the
+// apply) or Configured. Result lists Namespaces first, then CRDs, then the rest in request
+// order. With req.DryRun == DryRunServer or DryRunClient nothing is applied after validation
+// and every Action is Validated.
 //
 // With tx set, every object is applied as a member of tx's ApplySet, with the label
 // applyset.kubernetes.io/part-of=<ID> (KEP-3659), and with tx's field manager when its begin
@@ -719,43 +860,200 @@ func (a *Applier) Apply(ctx context.Context, tx *Transaction, req Request) (Resu
 			return Result{}, err
 		}
 	}
-	cl, items, err := a.validate(ctx, Preflight{Request: req}, false)
+	cl, items, err := a.validate(ctx, Preflight{Request: req}, validateOpts{reuse: true})
 	if err != nil {
 		return Result{}, err
 	}
 	ordered := applyOrder(items)
-	res := Result{Objects: make([]ObjectResult, 0, len(items))}
 	if req.DryRun == DryRunServer || req.DryRun == DryRunClient {
+		res := Result{Objects: make([]ObjectResult, 0, len(items))}
 		for _, it := range ordered {
 			res.Objects = append(res.Objects, objectResult(it.obj, Validated, ""))
 		}
 		return res, nil
 	}
-	var crds []*item
+	pos := make(map[*item]int, len(ordered))
 	for i, it := range ordered {
-		if it.mapping.GroupVersionKind.GroupKind() != gkCRD && len(crds) > 0 {
+		pos[it] = i
+	}
+	done := make([]*ObjectResult, len(ordered))
+	result := func() Result {
+		res := Result{Objects: make([]ObjectResult, 0, len(ordered))}
+		for _, r := range done {
+			if r != nil {
+				res.Objects = append(res.Objects, *r)
+			}
+		}
+		return res
+	}
+	dup := duplicated(ordered)
+	var crds []*item
+	for _, wave := range applyWaves(ordered) {
+		if len(crds) > 0 {
 			if err := a.waitEstablished(ctx, cl, crds); err != nil {
-				return res, err
+				return result(), err
 			}
 			cl.mapper.Reset()
 			crds = nil
 		}
-		var r ObjectResult
-		if _, err := a.applyObject(ctx, cl, tx, it, it.obj, req.ForceConflicts, false, &r); err != nil {
-			return res, err
-		}
-		res.Objects = append(res.Objects, r)
-		if it.mapping.GroupVersionKind.GroupKind() == gkCRD {
-			crds = append(crds, it)
-			if i == len(ordered)-1 {
-				if err := a.waitEstablished(ctx, cl, crds); err != nil {
-					return res, err
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(a.concurrency)
+		for _, it := range wave {
+			g.Go(func() error {
+				r, err := a.applyItem(gctx, cl, tx, it, req.ForceConflicts, dup[it])
+				if err != nil {
+					return err
 				}
-				cl.mapper.Reset()
+				done[pos[it]] = &r
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return result(), err
+		}
+		for _, it := range wave {
+			if it.mapping.GroupVersionKind.GroupKind() == gkCRD {
+				crds = append(crds, it)
 			}
 		}
 	}
-	return res, nil
+	if len(crds) > 0 {
+		if err := a.waitEstablished(ctx, cl, crds); err != nil {
+			return result(), err
+		}
+		cl.mapper.Reset()
+	}
+	return result(), nil
+}
+
+// applyItem applies one validated object, or, unless always, reports it Unchanged without a
+// write when its dry-run result is the live object as it is.
+func (a *Applier) applyItem(ctx context.Context, cl *clients, tx *Transaction, it *item, force, always bool) (ObjectResult, error) {
+	if !always && unchanged(it) {
+		action := Unchanged
+		if it.mapping.GroupVersionKind.GroupKind() == gkNamespace && tx.takeCreatedNamespace(it.obj.GetName()) {
+			// A Namespace the transaction's begin created to hold the parent was created by this deploy.
+			action = Created
+		}
+		a.log.Debug("unchanged (dry run = live object), not applied", "object", it.display, "resourceVersion", it.live.GetResourceVersion())
+		return objectResult(it.obj, action, it.live.GetResourceVersion()), nil
+	}
+	a.known.forget(it, force)
+	if always {
+		// An earlier copy may have changed the object since validate read it: read it again.
+		it.liveRead = false
+	}
+	var r ObjectResult
+	_, err := a.applyObject(ctx, cl, tx, it, it.obj, force, false, &r)
+	return r, err
+}
+
+// Waves of applyWaves.
+const (
+	waveNamespaces = iota
+	waveCRDs
+	wavePrerequisites
+	waveRest
+	waveLast
+	waveCount
+)
+
+// prerequisiteKinds are objects the API server looks up when it admits others (a Pod is refused
+// without its ServiceAccount, PriorityClass or RuntimeClass; LimitRanges and ResourceQuotas
+// apply to what is created after them; a binding's escalation check reads its Role): they go
+// before the rest (Helm's install order has them early for the same reasons).
+var prerequisiteKinds = map[schema.GroupKind]bool{
+	{Kind: "ServiceAccount"}:                                  true,
+	{Kind: "LimitRange"}:                                      true,
+	{Kind: "ResourceQuota"}:                                   true,
+	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:       true,
+	{Group: "node.k8s.io", Kind: "RuntimeClass"}:              true,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}: true,
+	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:        true,
+}
+
+// lastKinds change how the API server admits or serves everything else (webhooks that may call
+// a Service of this deploy that is not up yet, admission policies, aggregated APIs): they go
+// after the rest.
+var lastKinds = map[schema.GroupKind]bool{
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingWebhookConfiguration"}:     true,
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingWebhookConfiguration"}:   true,
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicy"}:        true,
+	{Group: "admissionregistration.k8s.io", Kind: "ValidatingAdmissionPolicyBinding"}: true,
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicy"}:          true,
+	{Group: "admissionregistration.k8s.io", Kind: "MutatingAdmissionPolicyBinding"}:   true,
+	{Group: "apiregistration.k8s.io", Kind: "APIService"}:                             true,
+}
+
+func waveOf(it *item) int {
+	gk := it.mapping.GroupVersionKind.GroupKind()
+	switch {
+	case gk == gkNamespace:
+		return waveNamespaces
+	case gk == gkCRD:
+		return waveCRDs
+	case prerequisiteKinds[gk]:
+		return wavePrerequisites
+	case lastKinds[gk]:
+		return waveLast
+	}
+	return waveRest
+}
+
+// objectID is where an object lives: what two items must not share within one parallel group.
+type objectID struct {
+	gr        schema.GroupResource
+	namespace string
+	name      string
+}
+
+func idOf(it *item) objectID {
+	return objectID{it.mapping.Resource.GroupResource(), it.obj.GetNamespace(), it.obj.GetName()}
+}
+
+// applyWaves splits items into the groups Apply applies one after the other (the objects of
+// one group in parallel), each in the order of items; empty groups are left out. An object
+// written more than once in the request is applied once per copy, in request order, the last
+// copy winning (as a sequential apply would): each further copy goes into a group of its own
+// after the wave's others.
+func applyWaves(items []*item) [][]*item {
+	waves := make([][][]*item, waveCount) // wave → copy number → items
+	seen := map[objectID]int{}
+	for _, it := range items {
+		w, id := waveOf(it), idOf(it)
+		n := seen[id]
+		seen[id] = n + 1
+		for len(waves[w]) <= n {
+			waves[w] = append(waves[w], nil)
+		}
+		waves[w][n] = append(waves[w][n], it)
+	}
+	var out [][]*item
+	for _, w := range waves {
+		for _, g := range w {
+			if len(g) > 0 {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// duplicated returns the items whose object the request writes more than once. Their dry runs
+// ran against the object as it was before any copy is applied, so they say nothing about
+// whether a later copy changes it: they are always applied.
+func duplicated(items []*item) map[*item]bool {
+	count := map[objectID]int{}
+	for _, it := range items {
+		count[idOf(it)]++
+	}
+	dup := map[*item]bool{}
+	for _, it := range items {
+		if count[idOf(it)] > 1 {
+			dup[it] = true
+		}
+	}
+	return dup
 }
 
 // applyOrder returns Namespaces, then CRDs, then the rest, each group in request order.

@@ -8,6 +8,13 @@
 // did not create unless told to (Request.Adopt), and prune and undeploy delete only what devtool
 // applied for the same project, never a Namespace or CustomResourceDefinition that still holds
 // objects of someone else.
+//
+// Speed (issue 12): a deploy dry-runs each object once (Validate; Apply reuses the result where
+// nothing changed since, and skips the write of an object the dry run shows unchanged),
+// applies in parallel waves that keep the order that matters (Apply), reads many objects with
+// one list, does not throttle itself where the API server runs API Priority and Fairness, and
+// maps kinds with one RESTMapper per Applier on the getter's discovery client (kubectl's
+// on-disk discovery cache for genericclioptions.ConfigFlags).
 package deploy
 
 import (
@@ -81,7 +88,7 @@ const (
 // Request is one apply of a set of objects.
 type Request struct {
 	// Objects are the decoded manifests, in the order written. Apply orders them itself
-	// (Namespaces, then CRDs, then the rest).
+	// (Namespaces, then CRDs, then the rest; see Apply).
 	Objects []*unstructured.Unstructured
 	// Sources optionally names where each object was written (a file, a devfile component),
 	// index for index with Objects; ObjectProblem.Source and ConflictError.Source show it.

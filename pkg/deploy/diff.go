@@ -99,7 +99,7 @@ const (
 func (a *Applier) Diff(ctx context.Context, dr DiffRequest) ([]ObjectDiff, error) {
 	req, prune := dr.Request, dr.Prune
 	req.DryRun = DryRunServer
-	cl, all, err := a.validate(ctx, Preflight{Request: req}, true)
+	cl, all, err := a.validate(ctx, Preflight{Request: req}, validateOpts{checkParent: true})
 	if err != nil {
 		return nil, err
 	}

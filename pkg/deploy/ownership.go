@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -22,14 +23,31 @@ import (
 // see OwnershipError and Kept). Applying: readLive, ownershipOf, migrateLegacyManager.
 // Deleting: planDeletes.
 
+// listThreshold is how many objects of one resource in one namespace make readLive list them
+// rather than read them one by one.
+const listThreshold = 8
+
+// listPage is the page size of readLive's lists.
+const listPage = 500
+
 // readLive reads the objects of items that may exist (not bad, not jobs nor the parent, their
 // CRD served, their namespace possibly there: nsMayExist) and records them in it.live. A read
 // devtool is not allowed leaves the object unread (the dry run finds out what it may do); any
 // other failed read is a problem of the object.
-func (a *Applier) readLive(ctx context.Context, cl *clients, items []*item, bad []bool, nsMayExist func(string) bool) ([]*ObjectProblem, error) {
-	problems := make([]*ObjectProblem, len(items))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(4)
+//
+// Objects of one resource in one namespace, listThreshold or more, are listed instead of read
+// one by one (kubectl's prune lists the same way): the members of the ApplySet memberID (when
+// not empty) with a label-selected list, which returns them whole; then, for those not among
+// them, a metadata-only list of the resource in the namespace tells which do not exist at all.
+// What is left (objects of someone else, or everything when a list is not allowed) is read
+// with GETs, a.concurrency at a time.
+func (a *Applier) readLive(ctx context.Context, cl *clients, items []*item, bad []bool, memberID string, nsMayExist func(string) bool) ([]*ObjectProblem, error) {
+	type groupKey struct {
+		gvr schema.GroupVersionResource
+		ns  string
+	}
+	groups := map[groupKey][]*item{}
+	var keys []groupKey
 	for i, it := range items {
 		if bad[i] || it.job || it.parent || it.pendingCRD {
 			continue
@@ -39,8 +57,43 @@ func (a *Applier) readLive(ctx context.Context, cl *clients, items []*item, bad 
 			it.liveRead = true // its namespace does not exist yet: neither does it
 			continue
 		}
+		k := groupKey{it.mapping.Resource, ns}
+		if _, ok := groups[k]; !ok {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], it)
+	}
+	var mu sync.Mutex
+	var get []*item
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.concurrency)
+	for _, k := range keys {
+		its := groups[k]
+		if len(its) < listThreshold {
+			get = append(get, its...)
+			continue
+		}
 		g.Go(func() error {
-			cur, err := resourceFor(cl, it.mapping, ns).Get(gctx, it.obj.GetName(), metav1.GetOptions{})
+			left, err := a.listLive(gctx, cl, k.gvr, k.ns, its, memberID)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			get = append(get, left...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
+	problems := make([]*ObjectProblem, len(items))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(a.concurrency)
+	for _, it := range get {
+		g.Go(func() error {
+			cur, err := resourceFor(cl, it.mapping, it.obj.GetNamespace()).Get(gctx, it.obj.GetName(), metav1.GetOptions{})
 			switch {
 			case err == nil:
 				it.live, it.liveRead = cur, true
@@ -51,7 +104,7 @@ func (a *Applier) readLive(ctx context.Context, cl *clients, items []*item, bad 
 			case apierrors.IsForbidden(err):
 				a.log.Debug("not allowed to read; ownership not checked", "object", it.display, "error", err)
 			default:
-				problems[i] = &ObjectProblem{Object: it.display, Source: it.source, Message: "reading it: " + err.Error(), Err: err}
+				problems[it.index] = &ObjectProblem{Object: it.display, Source: it.source, Message: "reading it: " + err.Error(), Err: err}
 			}
 			return nil
 		})
@@ -60,6 +113,95 @@ func (a *Applier) readLive(ctx context.Context, cl *clients, items []*item, bad 
 		return nil, err
 	}
 	return problems, nil
+}
+
+// listLive reads its (objects of resource gvr in namespace ns, "" for cluster-scoped ones) with
+// lists, as readLive describes, and returns those it could not settle. Errors: ctx's only (a
+// failed list leaves its objects to GETs).
+func (a *Applier) listLive(ctx context.Context, cl *clients, gvr schema.GroupVersionResource, ns string, its []*item, memberID string) ([]*item, error) {
+	byName := make(map[string]*item, len(its))
+	for _, it := range its {
+		byName[it.obj.GetName()] = it
+	}
+	left := its
+	if memberID != "" {
+		found := 0
+		err := listPages(ctx, func(opts metav1.ListOptions) (string, error) {
+			opts.LabelSelector = LabelPartOf + "=" + memberID
+			list, err := cl.dyn.Resource(gvr).Namespace(ns).List(ctx, opts)
+			if err != nil {
+				return "", err
+			}
+			for i := range list.Items {
+				o := &list.Items[i]
+				if it := byName[o.GetName()]; it != nil && !it.liveRead && o.GetLabels()[LabelPartOf] == memberID {
+					it.live, it.liveRead = o, true
+					found++
+				}
+			}
+			return list.GetContinue(), nil
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			a.log.Debug("listing members failed; reading them one by one", "resource", gvr.String(), "namespace", ns, "error", err)
+			return its, nil
+		}
+		if found > 0 {
+			left = nil
+			for _, it := range its {
+				if !it.liveRead {
+					left = append(left, it)
+				}
+			}
+		}
+	}
+	if len(left) < listThreshold {
+		return left, nil
+	}
+	exists := map[string]bool{}
+	err := listPages(ctx, func(opts metav1.ListOptions) (string, error) {
+		list, err := cl.md.Resource(gvr).Namespace(ns).List(ctx, opts)
+		if err != nil {
+			return "", err
+		}
+		for _, o := range list.Items {
+			exists[o.Name] = true
+		}
+		return list.Continue, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		a.log.Debug("listing failed; reading objects one by one", "resource", gvr.String(), "namespace", ns, "error", err)
+		return left, nil
+	}
+	var rest []*item
+	for _, it := range left {
+		if exists[it.obj.GetName()] {
+			rest = append(rest, it) // someone else's (or just labelled): read it whole
+			continue
+		}
+		it.liveRead = true
+	}
+	return rest, nil
+}
+
+// listPages calls list with listPage-sized pages until it returns no continue token.
+func listPages(ctx context.Context, list func(metav1.ListOptions) (string, error)) error {
+	opts := metav1.ListOptions{Limit: listPage}
+	for {
+		cont, err := list(opts)
+		if err != nil || cont == "" {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		opts.Continue = cont
+	}
 }
 
 // ownershipOf returns the *OwnershipError of the items (not bad) that exist and do not carry
