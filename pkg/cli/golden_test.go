@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"io/fs"
 	"encoding/json"
 	"flag"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"

@@ -905,6 +905,9 @@ func (a *Applier) Apply(ctx context.Context, tx *Transaction, req Request) (Resu
 					return err
 				}
 				done[pos[it]] = &r
+				if req.Progress != nil {
+					req.Progress(r)
+				}
 				return nil
 			})
 		}

@@ -116,6 +116,10 @@ type Request struct {
 	// prune and undeploy may later delete it; it does not take over fields that other managers
 	// own with other values (that is ForceConflicts). Only used when ApplySet is set.
 	Adopt bool
+	// Progress, when set, is called by Apply with each object's result as soon as that object
+	// is applied (in the order they finish; from several goroutines, one call at a time per
+	// object), so that progress shows objects as they happen, not when a step ends.
+	Progress func(ObjectResult)
 }
 
 // Action is what an apply did to one object.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sort"
 	"sync"
 	"testing"
 
@@ -352,4 +353,25 @@ func TestProbeAPF(t *testing.T) {
 			t.Error("the test API server runs API Priority and Fairness, but the Applier throttles")
 		}
 	})
+}
+
+// TestApplyProgress: Request.Progress sees every object's result as it is applied (all of
+// them, the same results Apply returns), so per-object progress does not wait for the step.
+func TestApplyProgress(t *testing.T) {
+	a, _ := newApplier(t)
+	objs := configMaps(t, "default", "progress", 5, "v")
+	var mu sync.Mutex
+	var seen []ObjectResult
+	res, err := a.Apply(context.Background(), nil, Request{Objects: objs, Namespace: "default", Progress: func(o ObjectResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, o)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(seen, func(i, j int) bool { return seen[i].Name < seen[j].Name })
+	if diff := cmp.Diff(res.Objects, seen); diff != "" {
+		t.Errorf("progress calls differ from the result (-result +progress):\n%s", diff)
+	}
 }

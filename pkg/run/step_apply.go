@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -100,10 +101,25 @@ func checkScalarValues(text string, res *vars.Resolver, component string) error 
 
 func (a *applyStep) execute(ctx context.Context, x *execution) error {
 	objs := x.pp.pin(a.objs, x.refs())
-	res, err := x.cluster.Apply(ctx, x.tx, deploy.Request{Objects: objs, Sources: a.sources, Namespace: x.namespace, ForceConflicts: x.force, Adopt: x.adopt, FieldManager: x.fieldManager, DryRun: x.dryRun})
+	// Each object's event is emitted as it is applied (kind, namespace, name, action);
+	// objects a dry run only validated are reported when the step ends.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	emit := func(o deploy.ObjectResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		key := o.APIVersion + " " + objectName(o)
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		x.info(a.step, fmt.Sprintf("%s %s", objectName(o), o.Action), map[string]string{
+			"action": string(o.Action), "kind": o.Kind, "namespace": o.Namespace, "name": o.Name})
+	}
+	res, err := x.cluster.Apply(ctx, x.tx, deploy.Request{Objects: objs, Sources: a.sources, Namespace: x.namespace, ForceConflicts: x.force, Adopt: x.adopt, FieldManager: x.fieldManager, DryRun: x.dryRun, Progress: emit})
 	x.recordObjects(res.Objects)
 	for _, o := range res.Objects {
-		x.info(a.step, fmt.Sprintf("%s %s", objectName(o), o.Action), map[string]string{"action": string(o.Action)})
+		emit(o)
 	}
 	return err
 }
