@@ -101,13 +101,17 @@ func newPlanCommand(g *globals) *cobra.Command {
 }
 
 // writePlanDot writes the step graph in Graphviz dot: one node per step (shape box for builds,
-// ellipse for applies), an edge from each dependency to the step that waits for it.
+// folder for Helm releases, ellipse for applies and exec Jobs), an edge from each dependency
+// to the step that waits for it.
 func writePlanDot(w io.Writer, p *plan.Plan) {
 	fmt.Fprintf(w, "digraph %q {\n  rankdir=LR;\n", "devtool plan: "+p.Command)
 	for _, s := range p.Steps {
 		shape := "ellipse"
-		if s.Kind == plan.StepBuild {
+		switch s.Kind {
+		case plan.StepBuild:
 			shape = "box"
+		case plan.StepHelm:
+			shape = "folder"
 		}
 		fmt.Fprintf(w, "  %q [shape=%s, label=%q];\n", s.ID, shape, fmt.Sprintf("%s %s\n(%s)", s.Kind, s.ID, s.Component))
 	}
@@ -126,8 +130,11 @@ func writePlanMermaid(w io.Writer, p *plan.Plan) {
 	for i, s := range p.Steps {
 		ids[s.ID] = fmt.Sprintf("s%d", i)
 		open, closing := "(", ")"
-		if s.Kind == plan.StepBuild {
+		switch s.Kind {
+		case plan.StepBuild:
 			open, closing = "[", "]"
+		case plan.StepHelm:
+			open, closing = "[[", "]]"
 		}
 		fmt.Fprintf(w, "  %s%s\"%s %s<br/>%s\"%s\n", ids[s.ID], open, s.Kind, s.ID, s.Component, closing)
 	}
@@ -161,7 +168,7 @@ func newRenderCommand(g *globals) *cobra.Command {
 	var command string
 	c := &cobra.Command{
 		Use:   "render",
-		Short: "Print the fully resolved manifests (and the Jobs of exec commands) without touching the cluster",
+		Short: "Print the fully resolved manifests, Jobs of exec commands and templated Helm charts without touching the cluster",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.validateCommon(); err != nil {
@@ -171,7 +178,7 @@ func newRenderCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rendered, warnings, err := run.NewRender(&run.Configuration{Version: Version}).Run(cmd.Context(), proj, p)
+			rendered, warnings, err := run.NewRender(&run.Configuration{Version: Version, Charts: g.chartLoader()}).Run(cmd.Context(), proj, p)
 			g.warn(warnings, err)
 			if err != nil {
 				return err
@@ -259,10 +266,11 @@ func newUndeployCommand(g *globals) *cobra.Command {
 		Use:   "undeploy",
 		Short: "Delete everything devtool deployed for this devfile in the namespace (its inventory)",
 		Long: `Delete everything the deploys of this devfile created in the namespace (-n, the
-kubeconfig's, or "default"): the objects its inventory lists (the ApplySet parent ConfigMap
-devtool-applyset-<devfile name>) — namespaced ones first, then cluster-scoped ones, Namespaces
-and CustomResourceDefinitions last — then the inventory itself. Without an inventory there is
-nothing to do (exit 0).`,
+kubeconfig's, or "default"): first the Helm releases of its Helm components (found by their
+release labels, devtool.dev/inventory), then the objects its inventory lists (the ApplySet
+parent ConfigMap devtool-applyset-<devfile name>) — namespaced ones first, then cluster-scoped
+ones, Namespaces and CustomResourceDefinitions last — then the inventory itself. Without
+releases or an inventory there is nothing to do (exit 0).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.validateCommon(); err != nil {
@@ -282,7 +290,7 @@ nothing to do (exit 0).`,
 			if err != nil {
 				return err
 			}
-			applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
+			applier, err := g.newCluster(kube)
 			if err != nil {
 				return err
 			}
@@ -344,6 +352,20 @@ func (g *globals) printReport(rep *run.Report) error {
 	}
 	for _, e := range rep.Execs {
 		fmt.Fprintf(g.streams.Out, "%s job/%s %s (exec command %s)\n", e.Namespace, e.Name, e.Outcome, e.Command)
+	}
+	for _, r := range rep.Releases {
+		line := fmt.Sprintf("%s release/%s %s", r.Namespace, r.Name, r.Action)
+		if r.Revision > 0 {
+			line += fmt.Sprintf(" (revision %d, %s", r.Revision, r.Status)
+			if r.Chart != "" {
+				line += ", chart " + r.Chart
+			}
+			line += ")"
+		}
+		if r.Note != "" {
+			line += " (" + r.Note + ")"
+		}
+		fmt.Fprintln(g.streams.Out, line)
 	}
 	if rep.Message != "" {
 		fmt.Fprintln(g.streams.Out, rep.Message)
@@ -527,7 +549,7 @@ type clusterInputs struct {
 	ns       string
 	prebuilt map[string]build.Result
 	cfg      *run.Configuration
-	applier  *deploy.Applier
+	applier  cluster
 }
 
 func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.ConfigFlags, command, imagesFile, builderFlag string) (*clusterInputs, error) {
@@ -547,12 +569,12 @@ func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.Con
 	if err != nil {
 		return nil, err
 	}
-	applier, err := deploy.New(kube, deploy.WithLogger(g.logger()))
+	applier, err := g.newCluster(kube)
 	if err != nil {
 		return nil, err
 	}
 	return &clusterInputs{proj: proj, p: p, ns: ns, prebuilt: prebuilt, applier: applier,
-		cfg: &run.Configuration{Builder: builder, Registry: build.RemoteRegistry(g.registryPolicy()), Sink: g.sink(), Version: Version}}, nil
+		cfg: &run.Configuration{Builder: builder, Registry: build.RemoteRegistry(g.registryPolicy()), Sink: g.sink(), Version: Version, Charts: g.chartLoader()}}, nil
 }
 
 // kubeNamespace is -n, or the kubeconfig context's namespace. A kubeconfig that cannot be

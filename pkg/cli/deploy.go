@@ -32,7 +32,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	o := &deployOptions{g: g, kube: genericclioptions.NewConfigFlags(true)}
 	c := &cobra.Command{
 		Use:   "deploy",
-		Short: "Build the images and apply the manifests of the deploy command",
+		Short: "Build the images, apply the manifests and install the Helm charts of the deploy command",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {

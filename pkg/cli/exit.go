@@ -6,6 +6,7 @@ import (
 
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/deploy/helm"
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 	"github.com/devtool/devtool/pkg/run"
@@ -59,6 +60,7 @@ func Classify(err error) (code string, exit int) {
 		wait      *deploy.WaitError
 		job       *deploy.JobError
 		owner     *deploy.OwnershipError
+		release   *helm.OwnershipError
 	)
 	switch {
 	case errors.As(err, &usage):
@@ -72,7 +74,7 @@ func Classify(err error) (code string, exit int) {
 	case errors.As(err, &input):
 		return "InvalidInput", ExitInvalid
 	case errors.As(err, &preflight):
-		if errors.As(err, &owner) {
+		if errors.As(err, &owner) || errors.As(err, &release) {
 			return "NotOwned", ExitDeploy
 		}
 		if errors.As(err, &dval) {

@@ -78,6 +78,10 @@ func (o LoadOptions) withDefaults() LoadOptions {
 //     to the devfile's directory or over http(s) bounded by opts.HTTPTimeout and ctx, into
 //     Manifest.Content/Source. A uri containing "{{" is left unread (Content "") since it needs
 //     variables; call ReadManifestURI after substitution.
+//   - Helm components (devtool's extension, both spellings: `helm:` and `custom` with
+//     componentClass helm; see Helm) are taken out before the library sees the file — the
+//     published schemas have neither — and replaced by stand-in kubernetes components of the
+//     same names, then put back into the model as KindHelm.
 //   - Nothing is written to the project directory, the working directory or TMPDIR.
 //
 // Errors: every problem with the devfile (missing or unreadable file, bad YAML, schema and
@@ -108,6 +112,11 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) 
 	if err != nil {
 		return nil, err
 	}
+	helm, err := root.allHelm()
+	if err != nil {
+		return nil, err
+	}
+	applyHelm(d, helm)
 	if err := readManifests(ctx, d, opts); err != nil {
 		return nil, err
 	}
@@ -173,6 +182,10 @@ type rawFile struct {
 	doc     map[string]any
 	parent  *rawFile
 	plugins []*rawFile
+	// helm are the file's Helm components (extractHelm); data, when set, is doc with them
+	// replaced by stand-ins: what the library parses instead of the file.
+	helm map[string]*Helm
+	data []byte
 }
 
 // sameDir reports whether every local reference in the tree below f points into the directory
@@ -233,6 +246,14 @@ func scan(file string, stack []string) (*rawFile, error) {
 		return nil, invalid(file, "schemaVersion", "schemaVersion is empty; use a devfile schema version like 2.2.0")
 	}
 	f := &rawFile{path: file, doc: m}
+	if f.helm, err = extractHelm(file, m); err != nil {
+		return nil, err
+	}
+	if len(f.helm) > 0 {
+		if f.data, err = json.Marshal(m); err != nil {
+			return nil, invalid(file, "components", "%v", err)
+		}
+	}
 	stack = append(stack, file)
 	if p, ok := m["parent"].(map[string]any); ok {
 		target, err := localRef(file, "parent", "parent", "parents", p, stack)
@@ -340,8 +361,15 @@ func parseTree(ctx context.Context, f *rawFile, opts LoadOptions) (parser.Devfil
 			return parser.DevfileObj{}, err
 		}
 	}
-	if f.sameDir() {
+	if f.sameDir() && !f.anyHelm() {
 		return libParse(ctx, f, true, opts)
+	}
+	if len(f.plugins) > 0 && f.anyHelm() {
+		return parser.DevfileObj{}, invalid(f.path, "components", "Helm components cannot be combined with plugin components")
+	}
+	if f.parent == nil {
+		// Only here for Helm stand-ins (the library parses the rewritten content, not the file).
+		return libParse(ctx, f, false, opts)
 	}
 	if len(f.plugins) > 0 {
 		return parser.DevfileObj{}, invalid(f.path, "components", "plugin components cannot be combined with a parent outside the devfile's directory")
@@ -374,6 +402,10 @@ func libParse(ctx context.Context, f *rawFile, flatten bool, opts LoadOptions) (
 		DownloadGitResources:          &no, // else the library clones parent git repos into the project
 		HTTPTimeout:                   &timeout,
 		Context:                       ctx,
+	}
+	if f.data != nil {
+		// The file with its Helm components replaced by stand-ins (the schema has none).
+		args.Path, args.Data = "", f.data
 	}
 	type result struct {
 		obj parser.DevfileObj

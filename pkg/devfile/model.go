@@ -34,10 +34,11 @@ const (
 	KindOpenShift   ComponentKind = "openshift"
 	KindContainer   ComponentKind = "container"
 	KindVolume      ComponentKind = "volume"
+	KindHelm        ComponentKind = "helm"
 	KindUnsupported ComponentKind = "unsupported"
 )
 
-// Component is one devfile component. Exactly one of Image, Manifest, Container is set,
+// Component is one devfile component. Exactly one of Image, Manifest, Container, Helm is set,
 // according to Kind.
 type Component struct {
 	Name      string
@@ -45,6 +46,7 @@ type Component struct {
 	Image     *Image
 	Manifest  *Manifest
 	Container *Container
+	Helm      *Helm
 	// Attributes are the component's free-form attributes (string values only; others are
 	// JSON-encoded).
 	Attributes map[string]string
@@ -173,4 +175,42 @@ type Exec struct {
 	WorkingDir  string
 	// Env are the command's environment variables, in the devfile's order.
 	Env []EnvVar
+}
+
+// Helm is a Helm chart component, devtool's extension of the devfile schema (design.md §3,
+// the outer-loop proposal's Helm component). It is written either in the proposal's syntax
+//
+//   - name: chart
+//     helm: {chart: ./chart, releaseName: app, namespace: demo, values: {...}}
+//
+// or as a `custom` component with `componentClass: helm` whose `embeddedResource` holds the
+// same fields; both load into this one model. Values are unsubstituted.
+type Helm struct {
+	// Chart is where the chart comes from: a path relative to the devfile directory (a chart
+	// directory or a packaged .tgz), an oci:// reference (oci://host/repo/name), or, with Repo,
+	// a chart name in that repository.
+	Chart string
+	// Version is the chart version (a semver constraint for oci:// and repository charts; empty
+	// means the latest), or, for a local chart, the version its Chart.yaml must declare.
+	Version string
+	// Repo is a chart repository URL (http(s), the directory holding index.yaml); Chart is then
+	// a chart name in it.
+	Repo string
+	// ReleaseName is the Helm release name ("" means the component's name); Namespace the
+	// release's namespace ("" means the deploy's namespace).
+	ReleaseName string
+	Namespace   string
+	// Values are the chart values given in the devfile (decoded YAML: maps, lists, strings,
+	// numbers, booleans), above the chart's own values and the ValuesFiles. Devfile variables
+	// are substituted in their strings, never in the chart's templates.
+	Values map[string]any
+	// ValuesFiles are values files relative to the devfile directory, lowest precedence
+	// first (helm's -f order); Values override them.
+	ValuesFiles []string
+	// DeployByDefault is deployByDefault as for kubernetes components (schema ≥ 2.2.0
+	// semantics); nil when unset.
+	DeployByDefault *bool
+	// Field is where the settings were written, for messages: "helm" or
+	// "custom.embeddedResource".
+	Field string
 }

@@ -7,13 +7,15 @@
 //     with isDefault: true; several deploy commands without exactly one default is an error
 //     that lists them (odo v3 behaviour).
 //   - apply on an image component is a build step; on a kubernetes/openshift component an apply
-//     step; exec (on a container component) is an exec step, run as a Kubernetes Job.
+//     step; on a Helm component (devtool's extension, design.md §3) a helm step; exec (on a
+//     container component) is an exec step, run as a Kubernetes Job.
 //   - composite with parallel: false runs its sub-commands in order (each waits for the previous
 //     one's last steps); parallel: true runs them concurrently (devfile spec 2.x, "composite").
 //   - Schema ≥ 2.2.0, odo v3's autoBuild/deployByDefault: image components with autoBuild: true,
 //     or unset and not referenced by any apply command, are built first; kubernetes/openshift
 //     components with deployByDefault: true, or unset and not referenced by any apply command,
-//     are applied after those builds, one after another in component order (as odo v3 does);
+//     are applied after those builds, one after another in component order (as odo v3 does;
+//     Helm components follow the same rule with their own deployByDefault);
 //     the deploy command's first steps wait for both.
 //   - Unknown sub-commands, cycles, apply commands naming a missing component, and apply on a
 //     component that cannot be applied are errors found before anything runs, for every command
@@ -37,6 +39,7 @@ const (
 	StepBuild StepKind = "build" // build (and push) an image component
 	StepApply StepKind = "apply" // server-side apply a kubernetes/openshift component
 	StepExec  StepKind = "exec"  // run an exec command in a Kubernetes Job (odo v3)
+	StepHelm  StepKind = "helm"  // install or upgrade the Helm release of a Helm component
 )
 
 // Step is one node of the plan.
@@ -345,8 +348,10 @@ func (b *builder) expand(c *devfile.Command, deps []string) []string {
 		case devfile.KindImage:
 			kind = StepBuild
 		case devfile.KindKubernetes, devfile.KindOpenShift:
+		case devfile.KindHelm:
+			kind = StepHelm
 		default:
-			b.errs = append(b.errs, &Error{Command: c.ID, Msg: fmt.Sprintf("applies component %q of type %s in the deploy command %q; a deploy applies image, kubernetes and openshift components only (odo deploy does the same)", comp.Name, comp.Kind, b.plan.Command)})
+			b.errs = append(b.errs, &Error{Command: c.ID, Msg: fmt.Sprintf("applies component %q of type %s in the deploy command %q; a deploy applies image, kubernetes, openshift and Helm components only (odo deploy does the same, without Helm)", comp.Name, comp.Kind, b.plan.Command)})
 		}
 		return []string{b.add(Step{ID: c.ID, Kind: kind, Command: c.ID, Component: comp.Name, DependsOn: deps, Attributes: c.Attributes})}
 	case devfile.CommandExec:
@@ -399,25 +404,32 @@ func (b *builder) autoSteps() []string {
 		}
 	}
 	for _, comp := range b.d.Components {
+		var byDefault *bool
+		kind := StepApply
 		switch comp.Kind {
 		case devfile.KindKubernetes, devfile.KindOpenShift:
-			reason := ""
-			switch {
-			case comp.Manifest.DeployByDefault != nil && *comp.Manifest.DeployByDefault:
-				reason = "deployByDefault: true"
-			case comp.Manifest.DeployByDefault == nil && !referenced[comp.Name]:
-				reason = "deployByDefault unset and no apply command references it"
+			byDefault = comp.Manifest.DeployByDefault
+		case devfile.KindHelm:
+			byDefault, kind = comp.Helm.DeployByDefault, StepHelm
+		default:
+			continue
+		}
+		reason := ""
+		switch {
+		case byDefault != nil && *byDefault:
+			reason = "deployByDefault: true"
+		case byDefault == nil && !referenced[comp.Name]:
+			reason = "deployByDefault unset and no apply command references it"
+		}
+		if reason != "" {
+			// One after another, in component order, as odo v3 applies them: an earlier
+			// component may create the Namespace or CRD a later one needs, and each apply
+			// step validates its own objects against the cluster.
+			deps := builds
+			if len(applies) > 0 {
+				deps = append(append([]string{}, builds...), applies[len(applies)-1])
 			}
-			if reason != "" {
-				// One after another, in component order, as odo v3 applies them: an earlier
-				// component may create the Namespace or CRD a later one needs, and each apply
-				// step validates its own objects against the cluster.
-				deps := builds
-				if len(applies) > 0 {
-					deps = append(append([]string{}, builds...), applies[len(applies)-1])
-				}
-				applies = append(applies, b.add(Step{ID: "auto:" + comp.Name, Kind: StepApply, Component: comp.Name, DependsOn: deps, Reason: reason}))
-			}
+			applies = append(applies, b.add(Step{ID: "auto:" + comp.Name, Kind: kind, Component: comp.Name, DependsOn: deps, Reason: reason}))
 		}
 	}
 	for _, id := range append(append([]string{}, builds...), applies...) {

@@ -63,12 +63,18 @@ func NewDeploy(cfg *Configuration, cluster Cluster) *Deploy {
 // to the Report with Action "pruned"). Objects are applied with the project's own field
 // manager (deploy.ProjectFieldManager).
 //
+// Helm steps install or upgrade their release (pkg/deploy/helm) after the preflight checked
+// each release and its rendered objects like the manifests; their objects are in the Report
+// (and waited for) but are not inventory members: the release records, labelled with the
+// inventory's ID, are how devtool finds them again. With Prune, the project's releases that
+// no helm step installs are uninstalled (Report.Releases), before the inventory is pruned.
+//
 // Errors: *InputError (before anything ran), *PreflightError (the cluster refused something;
 // nothing was built or changed), *StepError, *InventoryError (Op "prune"), *deploy.WaitError,
 // or ctx's error.
 func (a *Deploy) Run(ctx context.Context, proj Project, p *plan.Plan) (*Report, error) {
 	rep := &Report{APIVersion: APIVersion, Kind: "DeployReport", Command: p.Command, Images: []build.Result{}, Objects: []deploy.ObjectResult{}}
-	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{checkInputs: true, push: true, tag: a.Tag, platforms: a.Platforms, prebuilt: a.Prebuilt}, &rep.Warnings)
+	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{checkInputs: true, push: true, tag: a.Tag, platforms: a.Platforms, prebuilt: a.Prebuilt, namespace: a.Namespace}, &rep.Warnings)
 	if err != nil {
 		return rep, err
 	}
@@ -117,20 +123,38 @@ func (a *Deploy) Run(ctx context.Context, proj Project, p *plan.Plan) (*Report, 
 			}
 		}
 	}
-	if err := x.run(ctx); err != nil || x.tx == nil {
+	// Helm releases: each release and its rendered objects, after the manifests.
+	if err := x.checkReleases(ctx, all, a.DryRun); err != nil {
+		return rep, &PreflightError{Err: err}
+	}
+	pruneReleases := a.Prune && a.DryRun != deploy.DryRunClient
+	if err := x.run(ctx); err != nil || (x.tx == nil && !pp.hasReleases() && !pruneReleases) {
 		return rep, err
 	}
-	applied := append([]deploy.ObjectResult(nil), rep.Objects...)
-	pruned, err := a.cluster.Commit(ctx, x.tx, applied, a.Prune)
-	rep.Objects = append(rep.Objects, pruned...)
-	for _, o := range pruned {
-		a.cfg.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("%s %s", objectName(o), o.Action), Fields: map[string]string{"action": string(o.Action)}})
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+	if pruneReleases {
+		// Releases first: a Namespace the inventory prunes may hold their objects.
+		rels, err := x.pruneReleases(ctx, a.DryRun, a.cluster)
+		recordReleases(rep, rels)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			return rep, &InventoryError{Op: "prune", Err: err}
 		}
-		return rep, &InventoryError{Op: "prune", Err: err}
+	}
+	if x.tx != nil {
+		applied := append([]deploy.ObjectResult(nil), x.applied...)
+		pruned, err := a.cluster.Commit(ctx, x.tx, applied, a.Prune)
+		rep.Objects = append(rep.Objects, pruned...)
+		for _, o := range pruned {
+			a.cfg.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("%s %s", objectName(o), o.Action), Fields: map[string]string{"action": string(o.Action)}})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			return rep, &InventoryError{Op: "prune", Err: err}
+		}
 	}
 	if a.Wait > 0 {
 		return rep, a.wait(ctx, rep)

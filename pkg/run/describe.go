@@ -308,6 +308,18 @@ func (a *Images) Run(ctx context.Context, proj Project, p *plan.Plan) (*ImageLis
 				list.Images = append(list.Images, ImageUse{Ref: img, Component: st.plan().Component, Source: so.JobSources[i] + ": Job " + j.GetName()})
 			}
 		}
+		for _, r := range so.Releases {
+			objs, srcs := r.rendered.All()
+			for i, o := range objs {
+				for _, img := range deploy.ImagesOf(objs[i : i+1]) {
+					if built[img] || seen[img] {
+						continue
+					}
+					seen[img] = true
+					list.Images = append(list.Images, ImageUse{Ref: img, Component: st.plan().Component, Source: srcs[i] + ": " + o.GetKind() + " " + o.GetName()})
+				}
+			}
+		}
 	}
 	sort.SliceStable(list.Images, func(i, j int) bool { return list.Images[i].Built && !list.Images[j].Built })
 	return list, nil

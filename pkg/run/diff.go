@@ -46,7 +46,9 @@ type Diff struct {
 // NewDiff returns the diff action over cfg and cluster (*deploy.Applier).
 func NewDiff(cfg *Configuration, cluster Differ) *Diff { return &Diff{cfg: cfg, cluster: cluster} }
 
-// Run compares p's objects with the cluster. The manifests are the prepared ones (as Render
+// Run compares p's objects with the cluster: the manifests, then each helm step's release
+// (pkg/deploy/helm DiffRelease; with Prune, the objects of the project's releases that left the
+// devfile, as pruned). The manifests are the prepared ones (as Render
 // and Deploy see them, with the ApplySet member label Deploy adds at apply time); the images
 // of build steps are those of Prebuilt, else what the builder resolves without building (the
 // input-digest tag and, when the registry has it, its digest), else unpinned (a note names
@@ -57,20 +59,22 @@ func NewDiff(cfg *Configuration, cluster Differ) *Diff { return &Diff{cfg: cfg, 
 // objects and conflicts included.
 func (a *Diff) Run(ctx context.Context, proj Project, p *plan.Plan) (*DiffReport, error) {
 	rep := &DiffReport{APIVersion: APIVersion, Kind: "DiffReport", Command: p.Command, Objects: []deploy.ObjectDiff{}}
-	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{prebuilt: a.Prebuilt}, &rep.Warnings)
+	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{prebuilt: a.Prebuilt, namespace: a.Namespace}, &rep.Warnings)
 	if err != nil {
 		return rep, err
 	}
 	refs := pp.unpinnedRefs()
-	hasMembers := false
+	hasMembers, hasReleases := false, false
 	for _, st := range pp.steps {
-		if so := st.objects(pp, refs); so.DiffNote != "" {
+		so := st.objects(pp, refs)
+		if so.DiffNote != "" {
 			rep.Notes = append(rep.Notes, so.DiffNote)
 		} else if len(so.Members) > 0 {
 			hasMembers = true
 		}
+		hasReleases = hasReleases || len(so.Releases) > 0
 	}
-	if !hasMembers {
+	if !hasMembers && !hasReleases {
 		for _, n := range rep.Notes {
 			a.cfg.emit(event.Event{Type: event.Info, Message: n})
 		}
@@ -97,17 +101,31 @@ func (a *Diff) Run(ctx context.Context, proj Project, p *plan.Plan) (*DiffReport
 	for _, n := range rep.Notes {
 		a.cfg.emit(event.Event{Type: event.Info, Message: n})
 	}
-	a.cfg.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("comparing %d objects with the cluster (server-side dry run)", len(all.Members))})
-	diffs, err := a.cluster.Diff(ctx, deploy.DiffRequest{Request: deploy.Request{Objects: all.Members, Sources: all.MemberSources, Namespace: a.Namespace, ForceConflicts: a.ForceConflicts, Adopt: a.Adopt, FieldManager: deploy.ProjectFieldManager(devfileName(proj.Devfile)), DryRun: deploy.DryRunServer, ApplySet: &set}, Prune: a.Prune})
-	if err != nil {
-		if ctx.Err() != nil {
-			return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+	if hasMembers {
+		a.cfg.emit(event.Event{Type: event.Info, Message: fmt.Sprintf("comparing %d objects with the cluster (server-side dry run)", len(all.Members))})
+		diffs, err := a.cluster.Diff(ctx, deploy.DiffRequest{Request: deploy.Request{Objects: all.Members, Sources: all.MemberSources, Namespace: a.Namespace, ForceConflicts: a.ForceConflicts, Adopt: a.Adopt, FieldManager: deploy.ProjectFieldManager(devfileName(proj.Devfile)), DryRun: deploy.DryRunServer, ApplySet: &set}, Prune: a.Prune})
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			return rep, &PreflightError{Err: err}
 		}
-		return rep, &PreflightError{Err: err}
+		rep.Objects = append(rep.Objects, diffs...)
 	}
-	rep.Objects = append(rep.Objects, diffs...)
+	// Helm releases: each release's objects (server-side dry run), then with --prune the
+	// releases deploy --prune would uninstall.
+	if hasReleases || a.Prune {
+		diffs, err := a.diffReleases(ctx, pp, refs, a.Prune)
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("%w: %w", ctx.Err(), err)
+			}
+			return rep, &PreflightError{Err: err}
+		}
+		rep.Objects = append(rep.Objects, diffs...)
+	}
 	counts := map[deploy.Action]int{}
-	for _, o := range diffs {
+	for _, o := range rep.Objects {
 		counts[o.Action]++
 		if o.Action != deploy.Unchanged {
 			rep.Differences = true

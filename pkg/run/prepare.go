@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/deploy/helm"
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 	"github.com/devtool/devtool/pkg/vars"
@@ -29,6 +30,8 @@ type prepareOptions struct {
 	platforms   []string
 	// prebuilt are images built earlier (deploy --images), by image component name.
 	prebuilt map[string]build.Result
+	// namespace is the deploy's namespace (-n): Helm releases without their own go there.
+	namespace string
 }
 
 // prepared is a plan prepared once (design.md §6): variables resolved, manifests rendered and
@@ -59,6 +62,7 @@ type prepareContext struct {
 	*prepared
 	opts    prepareOptions
 	builder build.Builder
+	charts  *helm.Loader
 }
 
 // prepare resolves p for proj. Errors are *InputError (every problem found, joined), or
@@ -82,7 +86,7 @@ func prepare(ctx context.Context, cfg *Configuration, proj Project, p *plan.Plan
 		uriReads:     map[string]int{},
 		renders:      map[string]int{},
 	}
-	pc := &prepareContext{prepared: pp, opts: o, builder: cfg.Builder}
+	pc := &prepareContext{prepared: pp, opts: o, builder: cfg.Builder, charts: cfg.charts()}
 	var errs []error
 	// Plan order is topological: a step's dependencies are prepared before it.
 	for _, s := range p.Steps {
@@ -227,6 +231,20 @@ func (pp *prepared) unpinnedRefs() map[string]string {
 // reference refs gives for its build step (by step ID); a placeholder without one becomes
 // the build's unpinned reference. Pure: objs are not changed.
 func (pp *prepared) pin(objs []*unstructured.Unstructured, refs map[string]string) []*unstructured.Unstructured {
+	r := pp.replacer(refs)
+	out := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		c := o.DeepCopy()
+		if len(pp.placeholders) > 0 {
+			c.Object = replaceStrings(c.Object, r).(map[string]any)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// replacer replaces every image placeholder as pin does.
+func (pp *prepared) replacer(refs map[string]string) *strings.Replacer {
 	var pairs []string
 	for ph, id := range pp.placeholders {
 		ref, ok := refs[id]
@@ -237,16 +255,7 @@ func (pp *prepared) pin(objs []*unstructured.Unstructured, refs map[string]strin
 		}
 		pairs = append(pairs, ph, ref)
 	}
-	out := make([]*unstructured.Unstructured, len(objs))
-	r := strings.NewReplacer(pairs...)
-	for i, o := range objs {
-		c := o.DeepCopy()
-		if len(pairs) > 0 {
-			c.Object = replaceStrings(c.Object, r).(map[string]any)
-		}
-		out[i] = c
-	}
-	return out
+	return strings.NewReplacer(pairs...)
 }
 
 func replaceStrings(v any, r *strings.Replacer) any {
@@ -276,6 +285,7 @@ func (pp *prepared) collect(refs map[string]string) stepObjects {
 		all.MemberSources = append(all.MemberSources, so.MemberSources...)
 		all.Jobs = append(all.Jobs, so.Jobs...)
 		all.JobSources = append(all.JobSources, so.JobSources...)
+		all.Releases = append(all.Releases, so.Releases...)
 	}
 	return all
 }

@@ -15,8 +15,9 @@ type Rendered struct {
 	Objects   []*unstructured.Unstructured `json:"objects"`
 }
 
-// Render is `devtool render`: every apply step's manifests and every exec step's Job, in plan
-// order, without building or touching the cluster (design.md §2).
+// Render is `devtool render`: every apply step's manifests, every exec step's Job and every
+// helm step's chart templated locally (CRDs, the release's objects with Helm's ownership
+// metadata, hooks), in plan order, without building or touching the cluster (design.md §2).
 type Render struct {
 	cfg *Configuration
 }
@@ -44,6 +45,11 @@ func (a *Render) Run(ctx context.Context, proj Project, p *plan.Plan) ([]Rendere
 		}
 		so := st.objects(pp, refs)
 		objs := append(so.Members, so.Jobs...)
+		for _, r := range so.Releases {
+			// The chart's CRDs, the release's objects, then its hooks (as helm template prints them).
+			all, _ := r.rendered.All()
+			objs = append(objs, all...)
+		}
 		out = append(out, Rendered{Step: st.plan().ID, Component: st.plan().Component, Objects: objs})
 	}
 	return out, warnings, nil

@@ -26,6 +26,7 @@ import (
 
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/deploy/helm"
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/event"
 	"github.com/devtool/devtool/pkg/plan"
@@ -48,6 +49,17 @@ type Configuration struct {
 	// Version is devtool's version, recorded in the inventory's tooling annotation
 	// ("devtool/<version>"; "devtool/v0" unless it looks like v<digit>…).
 	Version string
+	// Charts loads the charts of Helm components (pkg/cli: plain HTTP for the registries and
+	// repositories the registry policy allows); nil is helm.NewLoader() (loopback only).
+	Charts *helm.Loader
+}
+
+// charts is c.Charts, or the default loader.
+func (c *Configuration) charts() *helm.Loader {
+	if c != nil && c.Charts != nil {
+		return c.Charts
+	}
+	return helm.NewLoader()
 }
 
 // Project is what every verb reads: the devfile and the variables and policies given on the
@@ -88,22 +100,30 @@ type JobRunner interface {
 	RunJob(ctx context.Context, req deploy.JobRequest) (deploy.JobResult, error)
 }
 
-// Cluster is everything Deploy needs from the cluster (*deploy.Applier has it all): passed
-// when the action is made, so a missing ability is a compile error.
+// Cluster is everything Deploy needs from the cluster (*deploy.Applier for manifests and
+// Jobs, *helm.Client for Helm releases; pkg/cli passes both in one value): passed when the
+// action is made, so a missing ability is a compile error.
 type Cluster interface {
 	Applier
 	Waiter
 	JobRunner
+	Releaser
+	ReleasePruner
 }
 
-// Differ compares what an apply would leave in the cluster with what is there (Diff).
+// Differ compares what an apply would leave in the cluster with what is there (Diff), and
+// the releases of Helm steps likewise.
 type Differ interface {
 	Diff(ctx context.Context, req deploy.DiffRequest) ([]deploy.ObjectDiff, error)
+	ReleaseDiffer
+	ReleasePruner
 }
 
-// Undeployer deletes what an inventory holds (Undeploy).
+// Undeployer deletes what an inventory holds and uninstalls the project's Helm releases
+// (Undeploy).
 type Undeployer interface {
 	Undeploy(ctx context.Context, req deploy.UndeployRequest) ([]deploy.ObjectResult, error)
+	ReleasePruner
 }
 
 // Report is the result document of build and deploy (`-o json`).
@@ -116,8 +136,12 @@ type Report struct {
 	// Execs are the exec commands the deploy ran as Kubernetes Jobs, in the order they
 	// finished. The Jobs are not among Objects: they are deleted after success and never part
 	// of the inventory.
-	Execs    []ExecResult `json:"execs,omitempty"`
-	Warnings []string     `json:"warnings,omitempty"`
+	Execs []ExecResult `json:"execs,omitempty"`
+	// Releases are the Helm releases the deploy installed or upgraded (in the order they
+	// finished), then those --prune uninstalled; for undeploy, those it uninstalled. Their
+	// objects are among Objects too (not inventory members: Helm's release records own them).
+	Releases []ReleaseResult `json:"releases,omitempty"`
+	Warnings []string        `json:"warnings,omitempty"`
 	// Inventory names the ApplySet parent of deploy and undeploy (absent for build).
 	Inventory *Inventory `json:"inventory,omitempty"`
 	// Message says what undeploy did when there was nothing to do.
@@ -193,6 +217,9 @@ type execution struct {
 	mu     sync.Mutex
 	images map[string]build.Result // by build step ID
 	rep    *Report
+	// applied are the inventory members applied so far (rep.Objects also has the objects of
+	// Helm releases).
+	applied []deploy.ObjectResult
 }
 
 func newExecution(cfg *Configuration, pp *prepared, rep *Report) *execution {
@@ -221,6 +248,7 @@ func (x *execution) recordObjects(objs []deploy.ObjectResult) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.rep.Objects = append(x.rep.Objects, objs...)
+	x.applied = append(x.applied, objs...)
 }
 
 func (x *execution) recordExec(e ExecResult) {

@@ -22,6 +22,7 @@ var kinds = map[plan.StepKind]kind{
 	plan.StepBuild: buildKind{},
 	plan.StepApply: applyKind{},
 	plan.StepExec:  execKind{},
+	plan.StepHelm:  helmKind{},
 }
 
 // step is a prepared step: immutable after prepare, so every verb (deploy, render, diff)
@@ -46,6 +47,10 @@ type stepObjects struct {
 	JobSources    []string
 	// DiffNote, when set, says why diff does not compare the step's objects.
 	DiffNote string
+	// Releases are the Helm releases the step installs or upgrades, their objects rendered:
+	// checked, rendered and diffed with the members, but owned by Helm's release records,
+	// not by the inventory.
+	Releases []releaseObjects
 }
 
 // imageStep is a step that produces an image (a build step): steps that depend on it pin

@@ -28,13 +28,14 @@ func deps(t *testing.T, pkg string) []string {
 
 func TestDependencyDirection(t *testing.T) {
 	forbidden := map[string][]string{
-		"pkg/build/...": {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/deploy", "pkg/vars"},
-		"pkg/deploy":    {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/vars"},
-		"pkg/plan":      {"pkg/run", "pkg/cli", "pkg/build", "pkg/deploy"},
-		"pkg/devfile":   {"pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/deploy", "pkg/vars"},
-		"pkg/vars":      {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/deploy"},
-		"pkg/event":     {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/deploy", "pkg/vars"},
-		"pkg/run":       {"pkg/cli"},
+		"pkg/build/...":   {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/deploy", "pkg/vars"},
+		"pkg/deploy":      {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/vars", "pkg/deploy/helm"},
+		"pkg/deploy/helm": {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/vars"},
+		"pkg/plan":        {"pkg/run", "pkg/cli", "pkg/build", "pkg/deploy"},
+		"pkg/devfile":     {"pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/deploy", "pkg/vars"},
+		"pkg/vars":        {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/deploy"},
+		"pkg/event":       {"pkg/devfile", "pkg/plan", "pkg/run", "pkg/cli", "pkg/build", "pkg/deploy", "pkg/vars"},
+		"pkg/run":         {"pkg/cli"},
 	}
 	for pkg, bad := range forbidden {
 		pkgs := []string{pkg}
