@@ -534,7 +534,7 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, opts validateOpts)
 					// under a name no object there has.
 					obj = obj.DeepCopy()
 					obj.SetNamespace(fallback)
-					obj.SetName(standInName(obj.GetName()))
+					obj.SetName(StandInName(obj.GetName()))
 					elsewhere = true
 				} else if it.job {
 					if msg, err := a.checkJobOwner(gctx, cl, it); err != nil {
@@ -549,7 +549,7 @@ func (a *Applier) validate(ctx context.Context, pf Preflight, opts validateOpts)
 					}
 					// An earlier run's Job may exist (immutable template): dry-run a new one.
 					obj = obj.DeepCopy()
-					obj.SetName(standInName(obj.GetName()))
+					obj.SetName(StandInName(obj.GetName()))
 				}
 				// The parent is devtool's own object: Begin takes its fields over (as kubectl
 				// does after a conflict), so its dry run does too.
@@ -727,11 +727,11 @@ func (a *Applier) mapItems(ctx context.Context, cl *clients, pf Preflight) (item
 	return items, problems, createdNS, nil
 }
 
-// standInName derives, from an object's name, a name for a dry run in a stand-in namespace: the
+// StandInName derives, from an object's name, a name for a dry run in a stand-in namespace: the
 // name's first characters, "-" and a random suffix, at most 63 characters (or the name's own
 // length when longer), so that it is as valid as the name for the kinds that restrict names to
-// DNS labels.
-func standInName(name string) string {
+// DNS labels. pkg/deploy/helm dry-runs chart objects the same way.
+func StandInName(name string) string {
 	const suffixLen = 6 // "-" + 5 random characters
 	keep := len(name) - suffixLen
 	if len(name) <= 63 {

@@ -462,12 +462,12 @@ spec:
 func TestStandInName(t *testing.T) {
 	long := strings.Repeat("a", 100)
 	for _, name := range []string{"web", strings.Repeat("b", 57), strings.Repeat("c", 63), "abc-" + strings.Repeat("d", 53) + "-e", long} {
-		got := standInName(name)
+		got := StandInName(name)
 		if got == name || (len(name) <= 63 && len(got) > 63) || (len(name) > 63 && len(got) != len(name)) {
-			t.Errorf("standInName(%q) = %q", name, got)
+			t.Errorf("StandInName(%q) = %q", name, got)
 		}
 		if strings.Contains(got, "--") || strings.HasPrefix(got, "-") {
-			t.Errorf("standInName(%q) = %q: not a DNS label", name, got)
+			t.Errorf("StandInName(%q) = %q: not a DNS label", name, got)
 		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"sort"
@@ -171,7 +170,7 @@ func (c *Client) check(ctx context.Context, req CheckRequest) ([]*item, error) {
 				// exists, under a name no object there has.
 				obj := it.obj.DeepCopy()
 				obj.SetNamespace(standIn)
-				obj.SetName(standInName(obj.GetName()))
+				obj.SetName(deploy.StandInName(obj.GetName()))
 				if _, err := dryRunApply(gctx, resourceFor(dyn, it.mapping, standIn), obj, true); err != nil {
 					if gctx.Err() != nil {
 						return gctx.Err()
@@ -299,27 +298,6 @@ func (c *Client) items(req CheckRequest, mapper meta.RESTMapper) ([]*item, []dep
 	add(r.CRDs, r.CRDSources, true)
 	add(r.Objects, r.Sources, false)
 	return items, problems
-}
-
-// standInName derives a name for a dry run in a stand-in namespace, as pkg/deploy does: the
-// name's first characters, "-" and a random suffix, at most 63 characters (or the name's own
-// length when longer), as valid as the name for kinds whose names are DNS labels.
-func standInName(name string) string {
-	const suffixLen = 6
-	keep := len(name) - suffixLen
-	if len(name) <= 63 {
-		keep = min(len(name), 63-suffixLen)
-	}
-	prefix := strings.TrimRight(name[:max(keep, 0)], "-.")
-	if prefix == "" {
-		prefix = "x"
-	}
-	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
-	b := make([]byte, suffixLen-1)
-	for i := range b {
-		b[i] = alphabet[rand.IntN(len(alphabet))]
-	}
-	return prefix + "-" + string(b)
 }
 
 // display names an object as deploy's problems do: "Kind apiVersion [namespace/]name".
