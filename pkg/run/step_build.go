@@ -161,6 +161,7 @@ func buildArg(a string, lookup func(string) (string, string, bool), env map[stri
 // else's repository must not make devtool print a file of the user's.
 func checkDockerfile(content []byte) error {
 	const notDockerfile = "the file is not a Dockerfile (a Dockerfile starts with FROM, after optional ARG instructions and comments)"
+	content = bytes.TrimPrefix(content, []byte("\xef\xbb\xbf")) // a UTF-8 BOM, as docker's parser allows
 	for _, line := range bytes.Split(content, []byte("\n")) {
 		f := strings.Fields(string(line))
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {

@@ -166,3 +166,23 @@ func TestPrebuiltNeedsNoRegistry(t *testing.T) {
 	}
 	_ = deploy.DryRunNone
 }
+
+// TestCheckDockerfile: what counts as a Dockerfile (docker's parser accepts comments, parser
+// directives, ARGs before FROM, any case, a BOM).
+func TestCheckDockerfile(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"FROM scratch\n", true},
+		{"\xef\xbb\xbf# syntax=docker/dockerfile:1\n\nARG BASE=x\nfrom ${BASE}\n", true},
+		{"  FROM \\\n  scratch\n", true},
+		{"root:x:0:0:root:/root:/bin/bash\n", false},
+		{"", false},
+		{"RUN echo\nFROM scratch\n", false},
+	} {
+		if err := checkDockerfile([]byte(tc.in)); (err == nil) != tc.ok {
+			t.Errorf("checkDockerfile(%q) = %v, want ok=%v", tc.in, err, tc.ok)
+		}
+	}
+}
