@@ -33,8 +33,9 @@
 // SIGINT to the whole group — the engine and whatever it started, such as the processes of a
 // RUN step under buildah's chroot isolation — and SIGKILL to what is left of the group as
 // soon as the engine has exited and its output is closed, at the latest after a grace period
-// of 10 s, so no RUN process outlives the build. (A process that makes itself a new session or group escapes this, as it would a
-// terminal's Ctrl-C.)
+// of 5 s, so no RUN process outlives the build by more than that. (A RUN process that is PID 1
+// of its own PID namespace ignores SIGINT; only the SIGKILL stops it. A process that makes
+// itself a new session or group escapes this, as it would a terminal's Ctrl-C.)
 package engine
 
 import (
@@ -82,7 +83,7 @@ const (
 const outputLines = 20
 
 // stopGrace is how long a cancelled engine gets between SIGINT and SIGKILL.
-const stopGrace = 10 * time.Second
+const stopGrace = 5 * time.Second
 
 // Option configures an engine builder at construction.
 type Option func(*config)
