@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // BusyboxBin is where Debian's busybox-static package installs the static busybox binary that
@@ -109,24 +110,9 @@ func PushBusybox(ctx context.Context, host string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := busyboxImage(layer, v1.Platform{OS: "linux", Architecture: runtime.GOARCH})
 	if err != nil {
-		return "", fmt.Errorf("assembling busybox image: %w", err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return "", fmt.Errorf("assembling busybox image: %w", err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS = "linux"
-	cf.Architecture = runtime.GOARCH
-	cf.Created = v1.Time{Time: busyboxEpoch}
-	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-	cf.Config.Cmd = []string{"/bin/sh"}
-	cf.History = []v1.History{{Created: v1.Time{Time: busyboxEpoch}, CreatedBy: "testenv.PushBusybox " + BusyboxBin}}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		return "", fmt.Errorf("assembling busybox image: %w", err)
+		return "", err
 	}
 	ref := host + "/" + BusyboxRepo
 	tag, err := name.NewTag(ref, name.Insecure)
@@ -137,6 +123,73 @@ func PushBusybox(ctx context.Context, host string) (string, error) {
 		return "", fmt.Errorf("pushing busybox base image to %s: %w", ref, err)
 	}
 	return ref, nil
+}
+
+// BusyboxIndexRepo is the repository, relative to a registry host, that PushBusyboxIndex
+// pushes to.
+const BusyboxIndexRepo = "base/busybox-multi:latest"
+
+// PushBusyboxIndex pushes a multi-platform base image to host/base/busybox-multi:latest over
+// plain HTTP and returns that reference: a Docker manifest list with one image per platform
+// ("linux/amd64", "linux/arm64/v8"; at least one), each the PushBusybox image with its config's
+// OS, Architecture and Variant (and its descriptor's platform) set to that platform. Every
+// image holds the host's busybox layer, so only the host's entry can run: the index is for
+// tests that read manifests and configs (multi-platform builds), not for running foreign
+// architectures. Reproducible like PushBusybox. Errors: a platform that does not parse, no
+// platform, BusyboxBin missing, or the push failing.
+func PushBusyboxIndex(ctx context.Context, host string, platforms ...string) (string, error) {
+	if len(platforms) == 0 {
+		return "", errors.New("PushBusyboxIndex: no platform")
+	}
+	layer, err := busyboxLayer(ctx)
+	if err != nil {
+		return "", err
+	}
+	var adds []mutate.IndexAddendum
+	for _, ps := range platforms {
+		p, err := v1.ParsePlatform(ps)
+		if err != nil {
+			return "", fmt.Errorf("platform %q: %w", ps, err)
+		}
+		img, err := busyboxImage(layer, *p)
+		if err != nil {
+			return "", err
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{MediaType: types.DockerManifestSchema2, Platform: p}})
+	}
+	idx := mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.DockerManifestList), adds...)
+	ref := host + "/" + BusyboxIndexRepo
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		return "", fmt.Errorf("parsing %q: %w", ref, err)
+	}
+	if err := remote.WriteIndex(tag, idx, remote.WithContext(ctx)); err != nil {
+		return "", fmt.Errorf("pushing busybox base index to %s: %w", ref, err)
+	}
+	return ref, nil
+}
+
+// busyboxImage is the busybox image of PushBusybox with its config labelled platform p.
+func busyboxImage(layer v1.Layer, p v1.Platform) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, fmt.Errorf("assembling busybox image: %w", err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("assembling busybox image: %w", err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Variant = p.OS, p.Architecture, p.Variant
+	cf.Created = v1.Time{Time: busyboxEpoch}
+	cf.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cf.Config.Cmd = []string{"/bin/sh"}
+	cf.History = []v1.History{{Created: v1.Time{Time: busyboxEpoch}, CreatedBy: "testenv.PushBusybox " + BusyboxBin}}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, fmt.Errorf("assembling busybox image: %w", err)
+	}
+	return img, nil
 }
 
 func busyboxLayer(ctx context.Context) (v1.Layer, error) {

@@ -687,6 +687,110 @@ func TestPlatforms(t *testing.T) {
 	}
 }
 
+// TestPlatformsFromBaseIndex builds two platforms from a two-platform base index (issue 9,
+// item 4): each platform's image starts from that platform's base manifest (its layer digests
+// and architecture), the Dockerfile's ENV, LABEL and COPY apply to both, the pushed index lists
+// both platforms, and the Result digest is the index's.
+func TestPlatformsFromBaseIndex(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusyboxIndex(context.Background(), host, "linux/amd64", "linux/arm64/v8")
+	if err != nil {
+		t.Fatalf("PushBusyboxIndex: %v", err)
+	}
+	req := project(t, "FROM "+base+"\nARG TARGETARCH\nENV ARCH=$TARGETARCH\nLABEL org.example.app=hello\nCOPY f /srv/f\n", map[string]file{"f": {content: "hello"}})
+	req.Platforms = []string{"linux/arm64/v8", "linux/amd64"}
+	req.Repository, req.Tag, req.Push = host+"/multi", "v1", true
+	res, log := mustBuild(t, New(), req)
+	for _, p := range []string{"linux/amd64", "linux/arm64/v8"} {
+		if !strings.Contains(log, "["+p+"] base image "+base+"@sha256:") {
+			t.Errorf("log does not show the %s base manifest:\n%s", p, log)
+		}
+	}
+
+	r, err := name.ParseReference(host + "/multi:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("pulling the index: %v", err)
+	}
+	if d, _ := idx.Digest(); d.String() != res.Digest {
+		t.Errorf("index digest %s, Result.Digest %s", d, res.Digest)
+	}
+	baseRef, err := name.ParseReference(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range im.Manifests {
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf := configOf(t, img)
+		got = append(got, fmt.Sprintf("%s config=%s/%s/%s env=%v labels=%v", m.Platform, cf.OS, cf.Architecture, cf.Variant, cf.Config.Env, cf.Config.Labels))
+
+		// The image extends that platform's base image: the base's layer, then the COPY layer.
+		baseImg, err := remote.Image(baseRef, remote.WithPlatform(*m.Platform))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl, il := layers(t, baseImg), layers(t, img)
+		if len(il) != len(bl)+1 {
+			t.Fatalf("%s: %d layers, want the base's %d + 1", m.Platform, len(il), len(bl))
+		}
+		for i := range bl {
+			bd, _ := bl[i].Digest()
+			id, _ := il[i].Digest()
+			if bd != id {
+				t.Errorf("%s: layer %d is %s, want the base's %s", m.Platform, i, id, bd)
+			}
+		}
+		if diff := cmp.Diff(map[string]tarEntry{"srv/": dir(0o755, 0, 0), "srv/f": reg(0o644, 0, 0, "hello")}, layerEntries(t, il[len(il)-1])); diff != "" {
+			t.Errorf("%s: COPY layer (-want +got):\n%s", m.Platform, diff)
+		}
+	}
+	path := "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	want := []string{
+		"linux/arm64/v8 config=linux/arm64/v8 env=[" + path + " ARCH=arm64] labels=map[org.example.app:hello]",
+		"linux/amd64 config=linux/amd64/ env=[" + path + " ARCH=amd64] labels=map[org.example.app:hello]",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("index manifests, in --platform order (-want +got):\n%s", diff)
+	}
+}
+
+// TestPlatformMissingFromBase: a base index without a requested platform is an error naming
+// the base, the platform and the platforms the base has, and nothing is pushed.
+func TestPlatformMissingFromBase(t *testing.T) {
+	host := testenv.StartRegistry(t)
+	base, err := testenv.PushBusyboxIndex(context.Background(), host, "linux/amd64", "linux/arm64")
+	if err != nil {
+		t.Fatalf("PushBusyboxIndex: %v", err)
+	}
+	req := project(t, "FROM "+base+"\nENV A=1\n", nil)
+	req.Platforms = []string{"linux/amd64", "linux/s390x"}
+	req.Repository, req.Push = host+"/missing", true
+	_, log, err := runBuild(t, New(), req)
+	if err == nil {
+		t.Fatalf("Build succeeded, want an error\nlog:\n%s", log)
+	}
+	want := fmt.Sprintf("image %q: Dockerfile %s line 1: FROM %s: the base image index has no linux/s390x image (it has linux/amd64, linux/arm64); use a base image built for linux/s390x, or leave linux/s390x out of the requested platforms",
+		"test", req.Dockerfile, base)
+	if got := err.Error(); got != want {
+		t.Errorf("error:\n got %s\nwant %s", got, want)
+	}
+	r, _ := name.ParseReference(host + "/missing:latest")
+	if _, err := remote.Head(r); err == nil {
+		t.Errorf("%s was pushed despite the error", r)
+	}
+}
+
 // TestErrors checks that failures name the image, the Dockerfile, the line and the cause.
 func TestErrors(t *testing.T) {
 	host, base := registryWithBusybox(t)

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -352,9 +353,9 @@ func (s *stage) from(ctx context.Context, in instruction) error {
 	if err != nil {
 		return fmt.Errorf("FROM %s: %w", ref, err)
 	}
-	img, err := remote.Image(r, s.b.remoteOptions(ctx, s.platform)...)
+	img, err := s.baseImage(ctx, r)
 	if err != nil {
-		return fmt.Errorf("FROM %s: %w", ref, baseError(err, r.Context().RegistryStr()))
+		return fmt.Errorf("FROM %s: %w", ref, err)
 	}
 	mt, err := img.MediaType()
 	if err != nil {
@@ -392,6 +393,49 @@ func (s *stage) from(ctx context.Context, in instruction) error {
 		fmt.Fprintf(s.log, "%sbase image %s@%s\n", s.prefix, ref, d)
 	}
 	return nil
+}
+
+// baseImage fetches the base image r for the stage's platform. When r is an image index
+// without that platform, the error names the platform and lists the ones the index has
+// (go-containerregistry's own message prints the platform as a Go struct). Matching follows
+// go-containerregistry's remote.Image: OS and architecture equal, variant equal when requested,
+// a child without a platform counting as linux/amd64.
+func (s *stage) baseImage(ctx context.Context, r name.Reference) (v1.Image, error) {
+	desc, err := remote.Get(r, s.b.remoteOptions(ctx, s.platform)...)
+	if err != nil {
+		return nil, baseError(err, r.Context().RegistryStr())
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := desc.ImageIndex()
+		if err != nil {
+			return nil, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading the image index: %w", err)
+		}
+		var have []string
+		found := false
+		for _, m := range im.Manifests {
+			p := v1.Platform{OS: "linux", Architecture: "amd64"}
+			if m.Platform != nil {
+				p = *m.Platform
+			}
+			have = append(have, platformString(&p))
+			if p.Satisfies(*s.platform) {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("the base image index has no %s image (it has %s); use a base image built for %s, or leave %s out of the requested platforms",
+				platformString(s.platform), strings.Join(have, ", "), platformString(s.platform), platformString(s.platform))
+		}
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return nil, baseError(err, r.Context().RegistryStr())
+	}
+	return img, nil
 }
 
 // baseError says that a base image is missing, or its registry unreachable.
