@@ -131,6 +131,38 @@ func TestEnvOptions(t *testing.T) {
 	}
 }
 
+// TestBuildArgvPlatforms: several platforms build into the manifest list REPO:TAG (buildah
+// and podman `build --manifest`, podman without its layer cache) instead of tagging one image;
+// one platform is tagged as usual.
+func TestBuildArgvPlatforms(t *testing.T) {
+	req := build.Request{Name: "backend", ContextDir: "/src/ctx", Dockerfile: "/src/Dockerfile", Repository: "127.0.0.1:5000/app"}
+	tests := []struct {
+		name      string
+		kind      Kind
+		platforms []string
+		want      string
+	}{
+		{"buildah, two platforms", Buildah, []string{"linux/amd64", "linux/arm64"},
+			"buildah build --isolation chroot -f /src/Dockerfile --manifest 127.0.0.1:5000/app:t --platform linux/amd64 --platform linux/arm64 /src/ctx"},
+		{"podman, three platforms", Podman, []string{"linux/amd64", "linux/arm64/v8", "linux/s390x"},
+			"podman build --layers=false -f /src/Dockerfile --manifest 127.0.0.1:5000/app:t --platform linux/amd64 --platform linux/arm64/v8 --platform linux/s390x /src/ctx"},
+		{"podman, one platform", Podman, []string{"linux/arm64"},
+			"podman build -f /src/Dockerfile -t 127.0.0.1:5000/app:t --platform linux/arm64 /src/ctx"},
+		{"buildah, no platform: the host's", Buildah, nil,
+			"buildah build --isolation chroot -f /src/Dockerfile -t 127.0.0.1:5000/app:t /src/ctx"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := req
+			r.Platforms = tc.platforms
+			got := strings.Join(New(tc.kind).(*engine).buildArgv(string(tc.kind), r, r.Repository+":t", false), " ")
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("build argv (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestPushArgv(t *testing.T) {
 	t.Setenv(build.EnvInsecureRegistries, "quay.io") // not read: the policy decides
 	lan := build.RegistryPolicy{Insecure: []string{"registry.lan"}}
@@ -148,8 +180,29 @@ func TestPushArgv(t *testing.T) {
 	}
 	for _, tc := range tests {
 		e := New(tc.kind, WithGlobalFlags("--root", "/r"), WithRegistryPolicy(tc.policy)).(*engine)
-		if got := strings.Join(e.pushArgv(string(tc.kind), tc.ref, "/d"), " "); got != tc.want {
+		if got := strings.Join(e.pushArgv(string(tc.kind), tc.ref, "/d", false), " "); got != tc.want {
 			t.Errorf("%s push %s (policy %v):\n got %s\nwant %s", tc.kind, tc.ref, tc.policy, got, tc.want)
+		}
+	}
+}
+
+// TestPushArgvManifest: a manifest list (several platforms) is pushed with its images by
+// `manifest push --all`, under the same TLS rule as one image.
+func TestPushArgvManifest(t *testing.T) {
+	lan := build.RegistryPolicy{Insecure: []string{"registry.lan"}}
+	tests := []struct {
+		kind Kind
+		ref  string
+		want string
+	}{
+		{Buildah, "127.0.0.1:5000/app:t", "buildah --root /r manifest push --all --digestfile /d --tls-verify=false 127.0.0.1:5000/app:t docker://127.0.0.1:5000/app:t"},
+		{Podman, "registry.lan/app:t", "podman --root /r manifest push --all --digestfile /d --tls-verify=false registry.lan/app:t docker://registry.lan/app:t"},
+		{Podman, "quay.io/me/app:t", "podman --root /r manifest push --all --digestfile /d quay.io/me/app:t docker://quay.io/me/app:t"},
+	}
+	for _, tc := range tests {
+		e := New(tc.kind, WithGlobalFlags("--root", "/r"), WithRegistryPolicy(lan)).(*engine)
+		if got := strings.Join(e.pushArgv(string(tc.kind), tc.ref, "/d", true), " "); got != tc.want {
+			t.Errorf("%s manifest push %s:\n got %s\nwant %s", tc.kind, tc.ref, got, tc.want)
 		}
 	}
 }

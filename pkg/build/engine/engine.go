@@ -12,6 +12,16 @@
 //	docker  build -f … -t … [--build-arg …]… [--platform P] [build flags…] CONTEXT
 //	docker  push REPO:TAG        (digest from its output, else docker image inspect)
 //
+// Several platforms (buildah, podman) build one manifest list instead of one image:
+//
+//	buildah manifest exists REPO:TAG, then manifest rm REPO:TAG if it does
+//	buildah build … -f … --manifest REPO:TAG … --platform P1 --platform P2 … CONTEXT
+//	buildah manifest push --all --digestfile TMP [--tls-verify=false] REPO:TAG docker://REPO:TAG
+//
+// Docker builds several platforms only with buildx, so the docker builder refuses them. A
+// RUN step for a platform other than the host's needs qemu-user-static registered with
+// binfmt_misc; without it the engine fails with "exec format error".
+//
 // A build argument given as "KEY" alone (no value) is not passed: the engine would take the
 // value from its own environment, which build.Request.Args rules out.
 //
@@ -48,6 +58,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -179,9 +190,11 @@ func EnvOptions(k Kind, getenv func(string) (string, bool)) []Option {
 //
 // Build runs the engine's build (and, with Request.Push, push) command, streaming the engine's
 // stdout and stderr to the log writer. Result.Digest is the pushed manifest digest; without
-// Push it is empty (a local image ID is not a registry digest). Errors: the engine program
-// missing (the message says how to install it), more than one platform (engines build one
-// platform per run here), or *build.ExecError when the engine fails.
+// Push it is empty (a local image ID is not a registry digest). Several Request.Platforms
+// build a manifest list (buildah/podman `build --manifest`, pushed with `manifest push --all`;
+// Result.Digest is the list's digest). Errors: the engine program missing (the message says
+// how to install it), several platforms for docker (they need buildx), or *build.ExecError
+// when the engine fails.
 func New(k Kind, opts ...Option) build.Builder {
 	return &engine{kind: k, cfg: newConfig(k, opts)}
 }
@@ -252,9 +265,12 @@ func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (b
 		return build.Result{}, fmt.Errorf("image %q: the %s builder runs %q, which is not installed or not on PATH (%s, or choose another --builder): %w",
 			req.Name, e.kind, e.cfg.binary, installHint(e.kind), err)
 	}
-	if len(req.Platforms) > 1 {
-		return build.Result{}, fmt.Errorf("image %q: the %s builder builds one platform per run, got %d (%s); pass a single --platform",
-			req.Name, e.kind, len(req.Platforms), strings.Join(req.Platforms, ", "))
+	req.Platforms = dedupe(req.Platforms)
+	multi := len(req.Platforms) > 1
+	if multi && e.kind == Docker {
+		return build.Result{}, fmt.Errorf("image %q: the docker builder cannot build several platforms (%s): docker needs buildx for that, which devtool does not drive; "+
+			"use --builder buildah or podman, --builder native for a Dockerfile without RUN, or pass a single --platform",
+			req.Name, strings.Join(req.Platforms, ", "))
 	}
 	if req.Tag == "" {
 		req.Tag = "latest"
@@ -265,6 +281,12 @@ func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (b
 		return build.Result{}, fmt.Errorf("image %q: reading the Dockerfile: %w", req.Name, err)
 	}
 	tlsOff := insecurePulls(dockerfile, req.Args, e.cfg.policy)
+	if multi {
+		// --manifest adds to a list of that name when one exists: start from an empty one.
+		if err := e.removeManifest(ctx, bin, req.Name, ref, log); err != nil {
+			return build.Result{}, err
+		}
+	}
 	if _, err := e.run(ctx, req.Name, e.buildArgv(bin, req, ref, tlsOff), log); err != nil {
 		return build.Result{}, err
 	}
@@ -272,10 +294,38 @@ func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (b
 	if !req.Push {
 		return res, nil
 	}
-	if res.Digest, err = e.push(ctx, bin, req.Name, ref, log); err != nil {
+	if res.Digest, err = e.push(ctx, bin, req.Name, ref, multi, log); err != nil {
 		return build.Result{}, err
 	}
 	return res, nil
+}
+
+// dedupe drops repeated platforms, keeping the first of each.
+func dedupe(platforms []string) []string {
+	var out []string
+	for _, p := range platforms {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// removeManifest removes the manifest list ref from the engine's storage when there is one
+// (`manifest exists` exits 1 when there is none), so that a multi-platform build's
+// --manifest starts a new list instead of adding to the last build's.
+func (e *engine) removeManifest(ctx context.Context, bin, image, ref string, log io.Writer) error {
+	argv := append([]string{bin}, e.cfg.globalFlags...)
+	_, err := e.run(ctx, image, append(argv, "manifest", "exists", ref), log)
+	var xe *build.ExecError
+	switch {
+	case errors.As(err, &xe) && xe.ExitCode == 1 && ctx.Err() == nil:
+		return nil
+	case err != nil:
+		return err
+	}
+	_, err = e.run(ctx, image, append(argv, "manifest", "rm", ref), log)
+	return err
 }
 
 // buildArgv is the build command line. tlsOff adds --tls-verify=false (buildah, podman) for
@@ -291,7 +341,18 @@ func (e *engine) buildArgv(bin string, req build.Request, ref string, tlsOff boo
 			argv = append(argv, "--tls-verify=false")
 		}
 	}
-	argv = append(argv, "-f", absPath(req.Dockerfile), "-t", ref)
+	// Several platforms (buildah, podman): one image per platform, gathered in the manifest
+	// list ref (buildah build --manifest; Build rejects several for docker).
+	if len(req.Platforms) > 1 {
+		if e.kind == Podman {
+			// podman 4.3 (buildah 1.28 inside) reuses one platform's cached layers for the
+			// next: without this both entries of the list hold the first platform's image.
+			argv = append(argv, "--layers=false")
+		}
+		argv = append(argv, "-f", absPath(req.Dockerfile), "--manifest", ref)
+	} else {
+		argv = append(argv, "-f", absPath(req.Dockerfile), "-t", ref)
+	}
 	// KEY alone is unset (build.Request.Args): passed bare, the engine would read its own
 	// environment for it. It also unsets an earlier KEY=VALUE, the last one winning.
 	last := map[string]string{}
@@ -323,12 +384,17 @@ func absPath(p string) string {
 }
 
 // pushArgv is the push command line for buildah and podman, which write the pushed manifest
-// digest to digestFile.
-func (e *engine) pushArgv(bin, ref, digestFile string) []string {
+// digest to digestFile. A manifest list (multi) is pushed with `manifest push --all`, its
+// images with it; digestFile then gets the list's digest.
+func (e *engine) pushArgv(bin, ref, digestFile string, multi bool) []string {
 	argv := append([]string{bin}, e.cfg.globalFlags...)
-	argv = append(argv, "push")
 	if e.kind == Docker {
-		return append(argv, ref)
+		return append(argv, "push", ref)
+	}
+	if multi {
+		argv = append(argv, "manifest", "push", "--all")
+	} else {
+		argv = append(argv, "push")
 	}
 	argv = append(argv, "--digestfile", digestFile)
 	if e.cfg.policy.IsInsecure(registryHost(ref)) {
@@ -337,9 +403,9 @@ func (e *engine) pushArgv(bin, ref, digestFile string) []string {
 	return append(argv, ref, "docker://"+ref)
 }
 
-func (e *engine) push(ctx context.Context, bin, image, ref string, log io.Writer) (string, error) {
+func (e *engine) push(ctx context.Context, bin, image, ref string, multi bool, log io.Writer) (string, error) {
 	if e.kind == Docker {
-		out, err := e.run(ctx, image, e.pushArgv(bin, ref, ""), log)
+		out, err := e.run(ctx, image, e.pushArgv(bin, ref, "", false), log)
 		if err != nil {
 			return "", err
 		}
@@ -354,7 +420,7 @@ func (e *engine) push(ctx context.Context, bin, image, ref string, log io.Writer
 	}
 	defer os.RemoveAll(dir)
 	file := filepath.Join(dir, "digest")
-	if _, err := e.run(ctx, image, e.pushArgv(bin, ref, file), log); err != nil {
+	if _, err := e.run(ctx, image, e.pushArgv(bin, ref, file, multi), log); err != nil {
 		return "", err
 	}
 	b, err := os.ReadFile(file)

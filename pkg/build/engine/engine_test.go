@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -377,15 +379,99 @@ func TestMissingEngine(t *testing.T) {
 	}
 }
 
-func TestSeveralPlatformsRejected(t *testing.T) {
+// TestDockerSeveralPlatformsRejected: docker builds several platforms only with buildx, so the
+// docker builder refuses them before running anything, saying what to use instead.
+func TestDockerSeveralPlatformsRejected(t *testing.T) {
 	req := project(t, "FROM scratch\n")
 	req.Repository = "127.0.0.1:1/x"
 	req.Platforms = []string{"linux/amd64", "linux/arm64"}
-	// /bin/true stands in for the engine: the check happens before anything runs.
-	_, err := engine.New(engine.Podman, engine.WithBinary("true")).Build(context.Background(), req, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "one platform") {
-		t.Errorf("err = %v, want one saying the engine builds one platform per run", err)
+	// /bin/true stands in for docker: the check happens before anything runs.
+	_, err := engine.New(engine.Docker, engine.WithBinary("true")).Build(context.Background(), req, io.Discard)
+	if err == nil {
+		t.Fatal("docker build of two platforms succeeded, want an error")
 	}
+	for _, want := range []string{`image "backend"`, "linux/amd64, linux/arm64", "buildx", "--builder buildah or podman"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+// TestBuildTwoPlatforms: buildah (and podman, where it runs) build a RUN-free Dockerfile for two
+// platforms from a two-platform base into a manifest list and push it with its images; the
+// pulled index lists both platforms, each image's config has its architecture and the
+// Dockerfile's ENV and LABEL, and Result.Digest is the index digest. A second build of the same
+// reference replaces the list instead of adding to it. (A RUN step would need qemu-user-static
+// for the foreign platform.)
+func TestBuildTwoPlatforms(t *testing.T) {
+	for _, k := range []engine.Kind{engine.Buildah, engine.Podman} {
+		t.Run(string(k), func(t *testing.T) {
+			requireEngine(t, k)
+			ctx := context.Background()
+			host := testenv.StartRegistry(t)
+			base, err := testenv.PushBusyboxIndex(ctx, host, "linux/amd64", "linux/arm64")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := project(t, "FROM "+base+"\nARG TARGETARCH\nENV ARCH=$TARGETARCH\nLABEL org.example.app=backend\nCOPY app.txt /app/\n")
+			req.Repository, req.Tag, req.Push = host+"/team/multi", "v1", true
+			req.Platforms = []string{"linux/amd64", "linux/arm64"}
+			b := newEngine(t, k)
+			for i := range 2 {
+				var log bytes.Buffer
+				res, err := b.Build(ctx, req, &log)
+				if err != nil {
+					t.Fatalf("build %d: %v\nlog:\n%s", i+1, err, log.String())
+				}
+				r, err := name.ParseReference(req.Repository+":v1", name.Insecure)
+				if err != nil {
+					t.Fatal(err)
+				}
+				idx, err := remote.Index(r)
+				if err != nil {
+					t.Fatalf("pulling the index: %v", err)
+				}
+				if d, _ := idx.Digest(); d.String() != res.Digest {
+					t.Errorf("build %d: index digest %s, Result.Digest %s", i+1, d, res.Digest)
+				}
+				im, err := idx.IndexManifest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, m := range im.Manifests {
+					img, err := idx.Image(m.Digest)
+					if err != nil {
+						t.Fatal(err)
+					}
+					cf, err := img.ConfigFile()
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, fmt.Sprintf("%s/%s config=%s/%s ARCH=%s label=%s",
+						m.Platform.OS, m.Platform.Architecture, cf.OS, cf.Architecture, envValue(cf.Config.Env, "ARCH"), cf.Config.Labels["org.example.app"]))
+				}
+				sort.Strings(got)
+				want := []string{
+					"linux/amd64 config=linux/amd64 ARCH=amd64 label=backend",
+					"linux/arm64 config=linux/arm64 ARCH=arm64 label=backend",
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("build %d: index entries (-want +got):\n%s\nlog:\n%s", i+1, diff, log.String())
+				}
+			}
+		})
+	}
+}
+
+// envValue is the value of K in a config's "K=V" list, or "".
+func envValue(env []string, k string) string {
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, k+"="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func TestName(t *testing.T) {
