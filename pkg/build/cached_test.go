@@ -780,3 +780,41 @@ func TestCachedResolve(t *testing.T) {
 		t.Errorf("Resolve built something: %d inner builds, want 1", inner.count())
 	}
 }
+
+// TestInputDigestPlatformSet: the set of platforms is an input (issue 9, item 4): another set
+// gives another input-digest tag; the order and repeats of Request.Platforms do not count.
+func TestInputDigestPlatformSet(t *testing.T) {
+	req := newContext(t)
+	digest := func(platforms ...string) string {
+		r := req
+		r.Platforms = platforms
+		return digestOf(t, r, "native")
+	}
+	two := digest("linux/amd64", "linux/arm64")
+	tests := []struct {
+		name      string
+		platforms []string
+		same      bool
+	}{
+		{"same set", []string{"linux/amd64", "linux/arm64"}, true},
+		{"other order", []string{"linux/arm64", "linux/amd64"}, true},
+		{"repeated", []string{"linux/arm64", "linux/amd64", "linux/arm64"}, true},
+		{"one of the two", []string{"linux/amd64"}, false},
+		{"the other one", []string{"linux/arm64"}, false},
+		{"a third added", []string{"linux/amd64", "linux/arm64", "linux/s390x"}, false},
+		{"one replaced", []string{"linux/amd64", "linux/s390x"}, false},
+		{"variant", []string{"linux/amd64", "linux/arm64/v8"}, false},
+		{"none (the host's)", nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := digest(tc.platforms...)
+			if tc.same && got != two {
+				t.Errorf("%v: digest %s, want %s as for [linux/amd64 linux/arm64]", tc.platforms, got, two)
+			}
+			if !tc.same && got == two {
+				t.Errorf("%v: digest %s, the same as for [linux/amd64 linux/arm64]", tc.platforms, got)
+			}
+		})
+	}
+}
