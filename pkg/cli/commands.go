@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"sigs.k8s.io/yaml"
@@ -219,7 +221,29 @@ type buildFlags struct {
 func (b *buildFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&b.builder, "builder", "auto", "image builder: auto, native, buildah, podman or docker (auto: native when the Dockerfile has no RUN, else the first engine that works)")
 	c.Flags().StringVar(&b.tag, "tag", "", "tag for built images (default: a digest of the build inputs, which lets unchanged images skip the build)")
-	c.Flags().StringArrayVar(&b.platforms, "platform", nil, "target platform, e.g. linux/amd64 (repeatable)")
+	c.Flags().StringArrayVar(&b.platforms, "platform", nil, "target platforms, comma-separated or repeated, e.g. linux/amd64,linux/arm64 (default: the host's); several build one multi-platform image index (native, buildah, podman; see docs/platforms.md)")
+}
+
+// validate checks and normalises --platform: each comma-separated entry must be os/arch or
+// os/arch/variant (go-containerregistry's v1.ParsePlatform); entries are trimmed, written in
+// canonical form and repeats dropped, the first occurrence keeping its place (the order of the
+// index's entries).
+func (b *buildFlags) validate() error {
+	var out []string
+	for _, flag := range b.platforms {
+		for _, s := range strings.Split(flag, ",") {
+			s = strings.TrimSpace(s)
+			p, err := v1.ParsePlatform(s)
+			if s == "" || err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
+				return &UsageError{Err: fmt.Errorf("--platform %q: %q is not a platform; want os/arch or os/arch/variant, e.g. linux/amd64,linux/arm64", flag, s)}
+			}
+			if c := p.String(); !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	b.platforms = out
+	return nil
 }
 
 func newBuildCommand(g *globals) *cobra.Command {
@@ -232,6 +256,9 @@ func newBuildCommand(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.validateCommon(); err != nil {
+				return err
+			}
+			if err := bf.validate(); err != nil {
 				return err
 			}
 			builder, err := newBuilder(bf.builder, g)

@@ -72,6 +72,9 @@ func (o *deployOptions) Complete(cmd *cobra.Command) error {
 
 // Validate checks the flags before anything is read or contacted.
 func (o *deployOptions) Validate() error {
+	if err := o.bf.validate(); err != nil {
+		return err
+	}
 	switch o.mode {
 	case deploy.DryRunNone, deploy.DryRunClient, deploy.DryRunServer:
 	default:
