@@ -14,7 +14,7 @@
 //
 // Several platforms (buildah, podman) build one manifest list instead of one image:
 //
-//	buildah manifest exists REPO:TAG, then manifest rm REPO:TAG if it does
+//	buildah manifest exists REPO:TAG, then manifest rm REPO:TAG (a list) or rmi REPO:TAG (an image)
 //	buildah build … -f … --manifest REPO:TAG … --platform P1 --platform P2 … CONTEXT
 //	buildah manifest push --all --digestfile TMP [--tls-verify=false] REPO:TAG docker://REPO:TAG
 //
@@ -311,20 +311,24 @@ func dedupe(platforms []string) []string {
 	return out
 }
 
-// removeManifest removes the manifest list ref from the engine's storage when there is one
-// (`manifest exists` exits 1 when there is none), so that a multi-platform build's
-// --manifest starts a new list instead of adding to the last build's.
+// removeManifest frees the name ref for a multi-platform build's --manifest, which adds to a
+// list of that name when one exists and fails when ref names an image: `manifest exists`
+// exits 0 for a list (then `manifest rm`), 1 for nothing, and otherwise (125, "image is not
+// a manifest list") ref names an image, whose name `rmi` removes — as a single-platform build
+// would have re-tagged it.
 func (e *engine) removeManifest(ctx context.Context, bin, image, ref string, log io.Writer) error {
 	argv := append([]string{bin}, e.cfg.globalFlags...)
 	_, err := e.run(ctx, image, append(argv, "manifest", "exists", ref), log)
 	var xe *build.ExecError
 	switch {
-	case errors.As(err, &xe) && xe.ExitCode == 1 && ctx.Err() == nil:
-		return nil
-	case err != nil:
-		return err
+	case err == nil:
+		_, err = e.run(ctx, image, append(argv, "manifest", "rm", ref), log)
+	case ctx.Err() != nil || !errors.As(err, &xe):
+	case xe.ExitCode == 1:
+		err = nil
+	default:
+		_, err = e.run(ctx, image, append(argv, "rmi", ref), log)
 	}
-	_, err = e.run(ctx, image, append(argv, "manifest", "rm", ref), log)
 	return err
 }
 

@@ -400,8 +400,8 @@ func TestDockerSeveralPlatformsRejected(t *testing.T) {
 // TestBuildTwoPlatforms: buildah (and podman, where it runs) build a RUN-free Dockerfile for two
 // platforms from a two-platform base into a manifest list and push it with its images; the
 // pulled index lists both platforms, each image's config has its architecture and the
-// Dockerfile's ENV and LABEL, and Result.Digest is the index digest. A second build of the same
-// reference replaces the list instead of adding to it. (A RUN step would need qemu-user-static
+// Dockerfile's ENV and LABEL, and Result.Digest is the index digest. The list takes the name of
+// an image built earlier, and a second build replaces the list instead of adding to it. (A RUN step would need qemu-user-static
 // for the foreign platform.)
 func TestBuildTwoPlatforms(t *testing.T) {
 	for _, k := range []engine.Kind{engine.Buildah, engine.Podman} {
@@ -417,6 +417,13 @@ func TestBuildTwoPlatforms(t *testing.T) {
 			req.Repository, req.Tag, req.Push = host+"/team/multi", "v1", true
 			req.Platforms = []string{"linux/amd64", "linux/arm64"}
 			b := newEngine(t, k)
+			// An image of that name in the engine's storage, from a single-platform build, must
+			// not stop the list from taking the name.
+			single := req
+			single.Platforms, single.Push = []string{"linux/amd64"}, false
+			if _, err := b.Build(ctx, single, io.Discard); err != nil {
+				t.Fatalf("single-platform build: %v", err)
+			}
 			for i := range 2 {
 				var log bytes.Buffer
 				res, err := b.Build(ctx, req, &log)
