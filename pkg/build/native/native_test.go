@@ -766,7 +766,8 @@ func TestPlatformsFromBaseIndex(t *testing.T) {
 }
 
 // TestPlatformMissingFromBase: a base index without a requested platform is an error naming
-// the base, the platform and the platforms the base has, and nothing is pushed.
+// the base, the platform and the platforms the base has; a single-platform base asked for
+// another platform names both; nothing is pushed.
 func TestPlatformMissingFromBase(t *testing.T) {
 	host := testenv.StartRegistry(t)
 	base, err := testenv.PushBusyboxIndex(context.Background(), host, "linux/amd64", "linux/arm64")
@@ -786,6 +787,30 @@ func TestPlatformMissingFromBase(t *testing.T) {
 		t.Errorf("error:\n got %s\nwant %s", got, want)
 	}
 	r, _ := name.ParseReference(host + "/missing:latest")
+	if _, err := remote.Head(r); err == nil {
+		t.Errorf("%s was pushed despite the error", r)
+	}
+
+	// A single-platform base (an image, not an index) serves its own platform only.
+	single, err := testenv.PushBusybox(context.Background(), host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "linux/arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "linux/amd64"
+	}
+	req = project(t, "FROM "+single+"\nENV A=1\n", nil)
+	req.Platforms = []string{"linux/" + runtime.GOARCH, other}
+	req.Repository, req.Push = host+"/missing", true
+	_, log, err = runBuild(t, New(), req)
+	if err == nil {
+		t.Fatalf("Build from a single-platform base succeeded, want an error\nlog:\n%s", log)
+	}
+	want = fmt.Sprintf("image %q: Dockerfile %s line 1: FROM %s: the base image is linux/%s, not %s", "test", req.Dockerfile, single, runtime.GOARCH, other)
+	if got := err.Error(); got != want {
+		t.Errorf("single-platform base:\n got %s\nwant %s", got, want)
+	}
 	if _, err := remote.Head(r); err == nil {
 		t.Errorf("%s was pushed despite the error", r)
 	}
