@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/devtool/devtool/pkg/run"
 	"github.com/devtool/devtool/test/testenv"
@@ -140,5 +141,55 @@ components:
 		if !strings.Contains(stderr, w) {
 			t.Errorf("a platform the base lacks: stderr does not contain %q", w)
 		}
+	}
+}
+
+// TestDeployTwoPlatforms: `devtool deploy --platform linux/amd64,linux/arm64` builds the hello
+// sample for both platforms from a two-platform base and pins the Deployment to the index
+// digest, which lists both platforms.
+func TestDeployTwoPlatforms(t *testing.T) {
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base, err := testenv.PushBusyboxIndex(ctx, e.registry, "linux/amd64", "linux/arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := sample(t, "hello")
+	rep, _, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "--image-registry", e.registry+"/demo",
+		"--var", "BASE_IMAGE="+base, "--var", "NAMESPACE=platforms-e2e", "--platform", "linux/amd64,linux/arm64", "-o", "json")
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].Digest == "" {
+		t.Fatalf("report images = %+v, want one pushed image", rep.Images)
+	}
+	ref := rep.Images[0].Ref()
+	dep, err := e.get(t, deployments, "platforms-e2e", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if got := cs[0].(map[string]any)["image"]; got != ref {
+		t.Errorf("Deployment image = %v, want %s", got, ref)
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := remote.Index(r)
+	if err != nil {
+		t.Fatalf("pulling %s as an index: %v", ref, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range im.Manifests {
+		got = append(got, m.Platform.String())
+	}
+	if diff := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, got); diff != "" {
+		t.Errorf("index platforms (-want +got):\n%s", diff)
 	}
 }
