@@ -74,13 +74,28 @@ func newEngine(t *testing.T, k engine.Kind, opts ...engine.Option) build.Builder
 			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs")}, opts...)...)
 	case engine.Podman:
 		// podman's own isolation (oci) with runc: crun, podman's default runtime, fails on
-		// cgroup v1/v2 hybrid hosts (testenv-builders.md §6); no systemd, so cgroupfs.
-		dir := t.TempDir()
+		// cgroup v1/v2 hybrid hosts (testenv-builders.md §6); no systemd, so cgroupfs. RUN
+		// steps use the host's network: podman's default bridge network would add a
+		// cni-podman0 bridge and iptables chains to the host. Short paths: podman refuses a
+		// --runroot longer than 50 characters.
+		dir := shortTempDir(t)
 		return engine.New(k, append([]engine.Option{engine.WithGlobalFlags(
 			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "overlay",
-			"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file")}, opts...)...)
+			"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"),
+			engine.WithBuildFlags("--network=host")}, opts...)...)
 	}
 	return engine.New(k, opts...)
+}
+
+// shortTempDir is a new directory directly under the system temp dir, removed after t.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "eng-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // project writes a build context with app.txt and the given Dockerfile and returns a Request
