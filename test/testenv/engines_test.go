@@ -82,3 +82,40 @@ func processesNaming(t *testing.T, s string) []string {
 	}
 	return found
 }
+
+// TestPodmanConfig: with the containers.conf PodmanConfig writes, podman runs a container
+// here (runc; ulimits within the process's hard limits) — the case podman's defaults fail.
+func TestPodmanConfig(t *testing.T) {
+	if _, err := exec.LookPath("podman"); err != nil || os.Geteuid() != 0 {
+		if Required() {
+			t.Fatalf("%s=1: podman is not installed or not root (test/testenv/install-deps.sh installs it)", EnvRequire)
+		}
+		t.Skip("podman is not installed, or not root (apt-get install podman runc; test/testenv/install-deps.sh)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "pc-") // short: podman refuses a --runroot over 50 characters
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	conf, err := PodmanConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := StartRegistry(t)
+	base, err := PushBusybox(ctx, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, "podman", "--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs",
+		"run", "--rm", "--network", "none", "--tls-verify=false", base, "sh", "-c", "ulimit -n")
+	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+conf)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("podman run: %v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); !strings.HasSuffix(got, "20000") {
+		t.Errorf("ulimit -n in the container = %q, want 20000", got)
+	}
+}

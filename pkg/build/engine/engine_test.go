@@ -78,10 +78,15 @@ func newEngine(t *testing.T, k engine.Kind, opts ...engine.Option) build.Builder
 		// steps use the host's network: podman's default bridge network would add a
 		// cni-podman0 bridge and iptables chains to the host. Short paths: podman refuses a
 		// --runroot longer than 50 characters.
+		// The runtime and the rest come from a containers.conf, as a user would set them.
 		dir := shortTempDir(t)
+		conf, err := testenv.PodmanConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("CONTAINERS_CONF", conf) // read by podman, which inherits devtool's environment
 		return engine.New(k, append([]engine.Option{engine.WithGlobalFlags(
-			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "overlay",
-			"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"),
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "overlay"),
 			engine.WithBuildFlags("--network=host")}, opts...)...)
 	}
 	return engine.New(k, opts...)
