@@ -127,7 +127,8 @@ func setup(ctx context.Context, root string, o *options, logf func(string, ...an
 	} else {
 		logf("GNU time (/usr/bin/time) not found: peak RSS will not be reported")
 	}
-	if _, err := exec.LookPath("dockerd"); err == nil {
+	// Only when a docker scenario runs: dockerd takes seconds to start.
+	if _, err := exec.LookPath("dockerd"); err == nil && (o.only == nil || o.only.MatchString("build-run-overhead-docker")) {
 		logf("starting dockerd")
 		if e.dockerd, e.dockerdErr = testenv.StartDockerd(ctx); e.dockerdErr != nil {
 			logf("docker scenarios will be skipped: %v", e.dockerdErr)
