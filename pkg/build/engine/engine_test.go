@@ -78,7 +78,8 @@ func newEngine(t *testing.T, k engine.Kind, opts ...engine.Option) build.Builder
 		// steps use the host's network: podman's default bridge network would add a
 		// cni-podman0 bridge and iptables chains to the host. Short paths: podman refuses a
 		// --runroot longer than 50 characters.
-		// The runtime and the rest come from a containers.conf, as a user would set them.
+		// The runtime and the rest come from a containers.conf, as a user would set them. vfs:
+		// podman's overlay driver may leave its directory mounted, which t.TempDir cannot remove.
 		dir := shortTempDir(t)
 		conf, err := testenv.PodmanConfig(dir)
 		if err != nil {
@@ -86,7 +87,7 @@ func newEngine(t *testing.T, k engine.Kind, opts ...engine.Option) build.Builder
 		}
 		t.Setenv("CONTAINERS_CONF", conf) // read by podman, which inherits devtool's environment
 		return engine.New(k, append([]engine.Option{engine.WithGlobalFlags(
-			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "overlay"),
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"),
 			engine.WithBuildFlags("--network=host")}, opts...)...)
 	}
 	return engine.New(k, opts...)
