@@ -16,7 +16,8 @@ build:
 	$(GO) build -ldflags "-X github.com/devtool/devtool/pkg/cli.Version=$(VERSION)" -o $(DEVTOOL) ./cmd/devtool
 	$(GO) build -o $(TESTENV) ./test/testenv/cmd/testenv
 
-# Debian packages (buildah, busybox-static) and the test API server binary.
+# Debian packages (buildah, podman + runc, docker.io, busybox-static; docs/engines.md) and the
+# test API server binary.
 deps:
 	test/testenv/install-deps.sh
 

@@ -52,6 +52,8 @@ const autoName = "auto"
 //
 //	native: in-process, the Dockerfile needs no RUN   (the chosen candidate's own why)
 //	podman: line 3: RUN needs a container engine        (why the earlier candidates declined)
+//	docker: line 3: RUN needs a container engine; podman is not available
+//	                                                     (and which ones were passed over)
 //
 // Auto is Configured: its Config combines the candidates' Names and Configs, in order, so that
 // Cached(Auto(…)) tags images by "auto" and those settings — not by whichever engine happens
@@ -158,6 +160,9 @@ func (a *auto) choose(ctx context.Context, req Request) (Builder, string, error)
 		if why == "" {
 			why = "the first available builder"
 		}
+		if len(missing) > 0 {
+			why += "; " + notAvailable(missing) // the ones passed over, e.g. docker without a daemon
+		}
 		return c.Builder, c.Builder.Name() + ": " + why, nil
 	}
 	switch {
@@ -166,9 +171,9 @@ func (a *auto) choose(ctx context.Context, req Request) (Builder, string, error)
 	case len(missing) > 0 && len(declined) > 0:
 		// The wording of pkg/cli's chooser before Auto, which users and docs know.
 		return fail(fmt.Errorf("the Dockerfile %s needs a container engine (%s) and %s; %s, or remove RUN instructions so the %s builder applies",
-			req.Dockerfile, declinedWhy(declined, reasons), notInstalled(missing), installWhich(missing), orList(declined)))
+			req.Dockerfile, declinedWhy(declined, reasons), notAvailable(missing), installWhich(missing), orList(declined)))
 	case len(missing) > 0:
-		return fail(fmt.Errorf("no builder for the Dockerfile %s: %s; %s", req.Dockerfile, notInstalled(missing), installWhich(missing)))
+		return fail(fmt.Errorf("no builder for the Dockerfile %s: %s; %s", req.Dockerfile, notAvailable(missing), installWhich(missing)))
 	default:
 		return fail(fmt.Errorf("no builder of --builder %s can build the Dockerfile %s: %s", autoName, req.Dockerfile, declinedWhy(declined, reasons)))
 	}
@@ -206,20 +211,21 @@ func declinedWhy(names, reasons []string) string {
 	return strings.Join(parts, "; ")
 }
 
-// notInstalled reads "podman is not installed" or "none of podman, docker or buildah is
-// installed".
-func notInstalled(names []string) string {
+// notAvailable reads "podman is not available" or "none of podman, docker or buildah is
+// available" (Candidate.Available said no: for engines, not on PATH, or no docker daemon
+// answering).
+func notAvailable(names []string) string {
 	if len(names) == 1 {
-		return names[0] + " is not installed"
+		return names[0] + " is not available"
 	}
-	return "none of " + orList(names) + " is installed"
+	return "none of " + orList(names) + " is available"
 }
 
 func installWhich(names []string) string {
 	if len(names) == 1 {
-		return "install it"
+		return "install or start it"
 	}
-	return "install one"
+	return "install or start one"
 }
 
 // orList reads "a", "a or b", "a, b or c".

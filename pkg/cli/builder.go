@@ -41,7 +41,8 @@ var builders = map[string]func(s builderSettings) build.Builder{
 
 // builderSettings are the settings every backend gets, read from the environment here and
 // nowhere else: the registry policy (DEVTOOL_INSECURE_REGISTRIES) and the engines' odo
-// variables (PODMAN_CMD, DOCKER_CMD, ODO_IMAGE_BUILD_ARGS, BUILDAH_ISOLATION).
+// variables (PODMAN_CMD, DOCKER_CMD, ODO_IMAGE_BUILD_ARGS, ODO_CONTAINER_BACKEND_GLOBAL_ARGS,
+// BUILDAH_ISOLATION; docs/engines.md).
 type builderSettings struct {
 	policy build.RegistryPolicy
 	getenv func(string) (string, bool)

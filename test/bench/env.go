@@ -27,20 +27,23 @@ type env struct {
 	root string // module root
 	dir  string // work directory (temporary)
 
-	api       *testenv.APIServer
-	apiPID    int // for its CPU time
-	stopReg   context.CancelFunc
-	registry  string // host:port of the in-process registry
-	base      string // the busybox base image reference
-	cs        kubernetes.Interface
-	childEnv  []string // environment of every measured process
-	cacheDir  string   // kubectl's and devtool's discovery cache (--cache-dir)
-	storage   string   // containers-storage.conf for buildah (devtool's and the raw one)
-	devtool   string
-	gnuTime   string // /usr/bin/time, which measures a child's peak RSS
-	kubectl   string
-	buildah   string
-	describeJ []string // devtool's describe (or validate) -o json arguments
+	api      *testenv.APIServer
+	apiPID   int // for its CPU time
+	stopReg  context.CancelFunc
+	registry string // host:port of the in-process registry
+	base     string // the busybox base image reference
+	cs       kubernetes.Interface
+	childEnv []string // environment of every measured process
+	cacheDir string   // kubectl's and devtool's discovery cache (--cache-dir)
+	storage  string   // containers-storage.conf for buildah (devtool's and the raw one)
+	devtool  string
+	gnuTime  string // /usr/bin/time, which measures a child's peak RSS
+	kubectl  string
+	buildah  string
+	// dockerd is the bench's Docker daemon (nil when it cannot run here: dockerdErr says why).
+	dockerd    *testenv.Dockerd
+	dockerdErr error
+	describeJ  []string // devtool's describe (or validate) -o json arguments
 }
 
 // setup starts the API server and the registry, pushes the base image and builds devtool when
@@ -124,6 +127,13 @@ func setup(ctx context.Context, root string, o *options, logf func(string, ...an
 	} else {
 		logf("GNU time (/usr/bin/time) not found: peak RSS will not be reported")
 	}
+	// Only when a docker scenario runs: dockerd takes seconds to start.
+	if _, err := exec.LookPath("dockerd"); err == nil && (o.only == nil || o.only.MatchString("build-run-overhead-docker")) {
+		logf("starting dockerd")
+		if e.dockerd, e.dockerdErr = testenv.StartDockerd(ctx); e.dockerdErr != nil {
+			logf("docker scenarios will be skipped: %v", e.dockerdErr)
+		}
+	}
 	e.describeJ = []string{"validate", "-o", "json"}
 	if exec.Command(e.devtool, "describe", "--help").Run() == nil {
 		e.describeJ = []string{"describe", "-o", "json"}
@@ -136,6 +146,9 @@ func setup(ctx context.Context, root string, o *options, logf func(string, ...an
 func (e *env) close(keep bool) error {
 	if e.stopReg != nil {
 		e.stopReg()
+	}
+	if e.dockerd != nil {
+		e.dockerd.Stop()
 	}
 	var err error
 	if e.api != nil {

@@ -12,7 +12,8 @@
 //     buildah bud + buildah push; and with nothing changed (devtool's input-digest cache vs
 //     buildah bud --layers + push);
 //   - a Dockerfile with RUN through devtool --builder buildah vs the same buildah commands run
-//     directly (devtool's overhead in %);
+//     directly (devtool's overhead in %); the same for podman (runc) and docker (a dockerd the
+//     bench starts on a private socket, testenv.StartDockerd), each skipped when not installed;
 //   - every devfile of testdata/corpus: devfile.Load vs the bare devfile/library calls
 //     (parser.ParseDevfileAndValidate, GetComponents, GetCommands), in process (overhead in %);
 //   - describe -o json vs odo describe component -o json ($ODO_BIN);

@@ -21,6 +21,8 @@ func scenarios(e *env, o *options) []scenario {
 		buildNative(e),
 		buildUnchanged(e),
 		buildRunOverhead(e),
+		engineOverhead(e, "podman"),
+		engineOverhead(e, "docker"),
 		corpusParse(e),
 		describeJSON(e, o),
 	}
@@ -526,6 +528,86 @@ func describeJSON(e *env, o *options) scenario {
 		{Name: "odo describe component -o json", Skip: skipIfMissing(o.odo, "ODO_BIN not set"),
 			run: func(ctx context.Context, i int) (sample, error) {
 				return e.exec(ctx, command{argv: []string{o.odo, "describe", "component", "-o", "json"}, dir: dir, env: []string{"ODO_TRACKING_CONSENT=no", "ODO_DISABLE_TELEMETRY=true"}})
+			}},
+	}
+	return sc
+}
+
+// engineOverhead: the buildRunOverhead measurement for podman (with runc) and docker (the
+// bench's own dockerd, testenv.StartDockerd): a RUN Dockerfile, changed every run, through
+// `devtool build --builder X --push` and through the same X build + X push commands run
+// directly. Engine settings reach devtool through odo's ODO_CONTAINER_BACKEND_GLOBAL_ARGS,
+// and the raw commands get the same global flags, so both run the same argv.
+func engineOverhead(e *env, kind string) scenario {
+	sc := scenario{ID: "build-run-overhead-" + kind, Title: "RUN build through devtool --builder " + kind + " vs the same " + kind + " commands", Kind: overhead,
+		Targets:    []target{{Peer: kind + " build + push (raw)", Value: 5}},
+		RunsFactor: 2}
+	var global []string
+	bin, _ := exec.LookPath(kind)
+	skip := skipIfMissing(bin, kind+" not installed")
+	switch kind {
+	case "podman":
+		// crun, podman's default runtime, fails on cgroup v1/v2 hybrid hosts; no systemd.
+		global = []string{"--runtime=runc", "--cgroup-manager=cgroupfs", "--events-backend=file"}
+		sc.Note = "podman with runc, --network=host and the bench's vfs store (CONTAINERS_STORAGE_CONF); same argv; a new nonce file per run; 2× -runs runs"
+	case "docker":
+		if e.dockerd == nil && skip == "" {
+			skip = "no Docker daemon (dockerd from docker.io, started by the bench as root)"
+			if e.dockerdErr != nil {
+				skip = "no Docker daemon: " + e.dockerdErr.Error()
+			}
+		}
+		if e.dockerd != nil {
+			global = []string{"--host=" + e.dockerd.Host}
+		}
+		sc.Note = "the bench's dockerd (private socket, overlay2, classic builder); same argv; a new nonce file per run; 2× -runs runs"
+	}
+	env := []string{"ODO_CONTAINER_BACKEND_GLOBAL_ARGS=" + strings.Join(global, ";")}
+	var buildFlags []string
+	if kind == "podman" {
+		// RUN on the host's network: podman's default bridge network would add a bridge
+		// and iptables chains to the host.
+		buildFlags = []string{"--network=host"}
+		env = append(env, "ODO_IMAGE_BUILD_ARGS="+strings.Join(buildFlags, ";"))
+	}
+	var dev, raw string
+	devTool := e.devtoolTool("devtool build --builder "+kind, func(context.Context, int) error {
+		var err error
+		if dev, err = e.runProject("run-devtool-" + kind); err != nil {
+			return err
+		}
+		return nonce(filepath.Join(dev, "nonce.txt"))
+	}, nil)
+	devTool.run = func(ctx context.Context, i int) (sample, error) {
+		return e.exec(ctx, command{env: env, argv: []string{e.devtool, "build", "--devfile", dev, "--builder", kind, "--push",
+			"--image-registry", e.registry + "/devtool-" + kind, "--var", "BASE_IMAGE=" + e.base}})
+	}
+	devTool.Skip = skip
+	sc.tools = []*tool{devTool,
+		{Name: kind + " build + push (raw)", Skip: skip,
+			prepare: func(context.Context, int) error {
+				var err error
+				if raw, err = e.runProject("run-raw-" + kind); err != nil {
+					return err
+				}
+				return nonce(filepath.Join(raw, "nonce.txt"))
+			},
+			run: func(ctx context.Context, i int) (sample, error) {
+				ref := fmt.Sprintf("%s/raw-%s/run:r%d", e.registry, kind, i+1)
+				g := append([]string{bin}, global...)
+				build := append(append([]string(nil), g...), "build")
+				push := append(append([]string(nil), g...), "push")
+				if kind == "podman" {
+					build = append(build, "--tls-verify=false")
+					push = append(push, "--digestfile", filepath.Join(e.dir, "digest-"+kind), "--tls-verify=false")
+				}
+				build = append(build, "-f", filepath.Join(raw, "Dockerfile"), "-t", ref, "--build-arg", "BASE_IMAGE="+e.base)
+				build = append(append(build, buildFlags...), raw)
+				push = append(push, ref)
+				if kind == "podman" {
+					push = append(push, "docker://"+ref)
+				}
+				return e.exec(ctx, command{argv: build}, command{argv: push})
 			}},
 	}
 	return sc

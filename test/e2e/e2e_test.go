@@ -83,10 +83,16 @@ func sample(t *testing.T, name string) string {
 
 func devtool(t *testing.T, args ...string) (*run.Report, string, error) {
 	t.Helper()
+	return devtoolEnv(t, nil, args...)
+}
+
+// devtoolEnv is devtool with env as devtool's environment (nil: empty).
+func devtoolEnv(t *testing.T, env map[string]string, args ...string) (*run.Report, string, error) {
+	t.Helper()
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	err := cli.Main(ctx, args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(string) (string, bool) { return "", false })
+	err := cli.Main(ctx, args, cli.Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	t.Logf("devtool %s\nstderr:\n%s", strings.Join(args, " "), errb.String())
 	// Every JSON document and --progress=json event the e2e tests produce matches its schema
 	// in docs/schemas (the versioned JSON contract).
@@ -377,8 +383,10 @@ components:
 ` + buildThenApply,
 	})
 	// --builder auto picks the first engine that works here: podman where it is installed,
-	// buildah (which the tests install) otherwise.
-	rep, stderr, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-n", "default",
+	// buildah (which the tests install) otherwise. RUN steps on the host's network (all three
+	// engines take the flag): podman's default bridge network would add a bridge and
+	// iptables chains to the host (docs/engines.md).
+	rep, stderr, err := devtoolEnv(t, map[string]string{"ODO_IMAGE_BUILD_ARGS": "--network=host"}, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-n", "default",
 		"--image-registry", e.registry+"/e2e", "--var", "BASE="+e.base, "-o", "json")
 	if err != nil {
 		t.Fatalf("deploy: %v", err)

@@ -97,9 +97,10 @@ var kinds = []Kind{Buildah, Podman, Docker}
 func TestEnvOptions(t *testing.T) {
 	odo := map[string]string{EnvPodmanCmd: "/opt/podman", EnvDockerCmd: "nerdctl", EnvBuildArgs: "--layers; --network=host;;"}
 	type cfg struct {
-		Binary     string
-		BuildFlags []string
-		Isolation  string
+		Binary      string
+		GlobalFlags []string
+		BuildFlags  []string
+		Isolation   string
 	}
 	tests := []struct {
 		name string
@@ -116,6 +117,10 @@ func TestEnvOptions(t *testing.T) {
 		{name: "BUILDAH_ISOLATION set: no --isolation", env: map[string]string{EnvBuildahIsolation: "oci"}, kind: Buildah, want: cfg{Binary: "buildah"}},
 		{name: "BUILDAH_ISOLATION set empty", env: map[string]string{EnvBuildahIsolation: ""}, kind: Buildah, want: cfg{Binary: "buildah"}},
 		{name: "BUILDAH_ISOLATION and podman", env: map[string]string{EnvBuildahIsolation: "oci"}, kind: Podman, want: cfg{Binary: "podman"}},
+		{name: "ODO_CONTAINER_BACKEND_GLOBAL_ARGS", env: map[string]string{EnvGlobalArgs: "--root=/srv/p; --log-level=debug;"}, kind: Podman,
+			want: cfg{Binary: "podman", GlobalFlags: []string{"--root=/srv/p", "--log-level=debug"}}},
+		{name: "ODO_CONTAINER_BACKEND_GLOBAL_ARGS before later global flags", env: map[string]string{EnvGlobalArgs: "--host=unix:///a"}, kind: Docker,
+			opts: []Option{WithGlobalFlags("--debug")}, want: cfg{Binary: "docker", GlobalFlags: []string{"--host=unix:///a", "--debug"}}},
 		{name: "later options win", env: odo, kind: Podman, opts: []Option{WithBinary("podman-remote"), WithBuildFlags("--pull")},
 			want: cfg{Binary: "podman-remote", BuildFlags: []string{"--pull"}}},
 	}
@@ -123,7 +128,7 @@ func TestEnvOptions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			getenv := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
 			c := New(tc.kind, append(EnvOptions(tc.kind, getenv), tc.opts...)...).(*engine).cfg
-			got := cfg{Binary: c.binary, BuildFlags: c.buildFlags, Isolation: c.isolation}
+			got := cfg{Binary: c.binary, GlobalFlags: c.globalFlags, BuildFlags: c.buildFlags, Isolation: c.isolation}
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}
@@ -330,6 +335,56 @@ func TestBuildArgvPathsAbsolute(t *testing.T) {
 	for _, a := range []string{argv[3], argv[len(argv)-1]} {
 		if strings.HasPrefix(a, "-") {
 			t.Errorf("argv %q: path %q would be read as a flag", argv, a)
+		}
+	}
+}
+
+// TestGlobalArgsReachPush: ODO_CONTAINER_BACKEND_GLOBAL_ARGS goes before the subcommand of
+// the build and of the push, as in odo.
+func TestGlobalArgsReachPush(t *testing.T) {
+	getenv := func(k string) (string, bool) {
+		v, ok := map[string]string{EnvGlobalArgs: "--root=/srv/p;--log-level=debug"}[k]
+		return v, ok
+	}
+	req := build.Request{ContextDir: "/c", Dockerfile: "/c/Dockerfile"}
+	for _, k := range kinds {
+		e := New(k, EnvOptions(k, getenv)...).(*engine)
+		for what, argv := range map[string][]string{
+			"build":                e.buildArgv(string(k), req, "registry.lan/app:t", false),
+			"push":                 e.pushArgv(string(k), "registry.lan/app:t", "/d", false),
+			"push (manifest list)": e.pushArgv(string(k), "registry.lan/app:t", "/d", true),
+		} {
+			if got := strings.Join(argv[:3], " "); got != string(k)+" --root=/srv/p --log-level=debug" {
+				t.Errorf("%s %s argv starts %q, want the global args right after the program", k, what, got)
+			}
+		}
+	}
+}
+
+// TestBuildArgValuesStayValues: a devfile build argument whose value (or name) looks like a
+// flag is passed as the value of --build-arg, never as a flag of its own: every argument
+// from Request.Args directly follows a "--build-arg".
+func TestBuildArgValuesStayValues(t *testing.T) {
+	req := build.Request{ContextDir: "/c", Dockerfile: "/c/Dockerfile",
+		Args: []string{"A=--no-cache", "B=--network=host --pull", "--squash=1"}}
+	for _, k := range kinds {
+		argv := New(k).(*engine).buildArgv(string(k), req, "registry.lan/app:t", false)
+		found := 0
+		for i, a := range argv {
+			for _, want := range req.Args {
+				if a == want {
+					found++
+					if argv[i-1] != "--build-arg" {
+						t.Errorf("%s: %q is not the value of --build-arg in %q", k, a, argv)
+					}
+				}
+			}
+			if a == "--no-cache" || a == "--squash" || a == "--pull" {
+				t.Errorf("%s: %q became a flag: %q", k, a, argv)
+			}
+		}
+		if found != len(req.Args) {
+			t.Errorf("%s: %d of %d build args passed: %q", k, found, len(req.Args), argv)
 		}
 	}
 }

@@ -35,7 +35,8 @@
 // on a cgroup v1/v2 hybrid host), CONTAINERS_STORAGE_CONF (storage driver and root),
 // CONTAINERS_REGISTRIES_CONF (mirrors, insecure registries), BUILDAH_ISOLATION, DOCKER_HOST.
 // Options cover the rest; EnvOptions turns odo's variables (PODMAN_CMD, DOCKER_CMD,
-// ODO_IMAGE_BUILD_ARGS) and BUILDAH_ISOLATION into options for pkg/cli.
+// ODO_IMAGE_BUILD_ARGS, ODO_CONTAINER_BACKEND_GLOBAL_ARGS) and BUILDAH_ISOLATION into options
+// for pkg/cli.
 //
 // # Cancellation
 //
@@ -85,6 +86,10 @@ const (
 	// EnvBuildArgs holds extra build flags, separated by ";" (odo's ODO_IMAGE_BUILD_ARGS),
 	// e.g. "--layers;--network=host".
 	EnvBuildArgs = "ODO_IMAGE_BUILD_ARGS"
+	// EnvGlobalArgs holds flags placed before the subcommand of every engine command — build,
+	// push, and docker's daemon probe — separated by ";" (odo's
+	// ODO_CONTAINER_BACKEND_GLOBAL_ARGS), e.g. "--root=/srv/podman;--log-level=debug".
+	EnvGlobalArgs = "ODO_CONTAINER_BACKEND_GLOBAL_ARGS"
 	// EnvBuildahIsolation is buildah's own variable; when it is set, devtool should pass no
 	// --isolation, so that buildah (and podman) use its value.
 	EnvBuildahIsolation = "BUILDAH_ISOLATION"
@@ -151,8 +156,10 @@ func WithRegistryPolicy(p build.RegistryPolicy) Option {
 // passes its injected environment, tests a map):
 //
 //   - PODMAN_CMD (podman) and DOCKER_CMD (docker), when non-empty: WithBinary;
-//   - ODO_IMAGE_BUILD_ARGS, ";"-separated, entries trimmed and empty ones dropped, when it
-//     has any: WithBuildFlags;
+//   - ODO_CONTAINER_BACKEND_GLOBAL_ARGS, ";"-separated, entries trimmed and empty ones
+//     dropped, when it has any: WithGlobalFlags (so they reach push and docker's daemon probe
+//     too, as in odo);
+//   - ODO_IMAGE_BUILD_ARGS, split the same way: WithBuildFlags;
 //   - BUILDAH_ISOLATION set, even empty (buildah, podman): WithIsolation(""), so that the
 //     engine applies the variable itself.
 //
@@ -165,14 +172,13 @@ func EnvOptions(k Kind, getenv func(string) (string, bool)) []Option {
 			opts = append(opts, WithBinary(v))
 		}
 	}
-	if v, _ := getenv(EnvBuildArgs); v != "" {
-		var flags []string
-		for _, f := range strings.Split(v, ";") {
-			if f = strings.TrimSpace(f); f != "" {
-				flags = append(flags, f)
-			}
+	if v, _ := getenv(EnvGlobalArgs); v != "" {
+		if flags := splitArgs(v); len(flags) > 0 {
+			opts = append(opts, WithGlobalFlags(flags...))
 		}
-		if len(flags) > 0 {
+	}
+	if v, _ := getenv(EnvBuildArgs); v != "" {
+		if flags := splitArgs(v); len(flags) > 0 {
 			opts = append(opts, WithBuildFlags(flags...))
 		}
 	}
@@ -182,6 +188,18 @@ func EnvOptions(k Kind, getenv func(string) (string, bool)) []Option {
 		}
 	}
 	return opts
+}
+
+// splitArgs splits odo's ";"-separated argument lists, trimming entries and dropping empty
+// ones.
+func splitArgs(v string) []string {
+	var flags []string
+	for _, f := range strings.Split(v, ";") {
+		if f = strings.TrimSpace(f); f != "" {
+			flags = append(flags, f)
+		}
+	}
+	return flags
 }
 
 // New returns the Builder for engine k. Its Name is string(k). Settings come from opts only

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -24,47 +26,84 @@ import (
 	"github.com/devtool/devtool/test/testenv"
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopSharedDockerd() // the dockerd of the docker tests, if one was started
+	os.Exit(code)
+}
+
 // requireEngine skips the test when engine k cannot run here, or fails it when
-// DEVTOOL_REQUIRE_TESTENV=1 and k is buildah (the engine `make test` installs).
-func requireEngine(t *testing.T, k engine.Kind) {
+// DEVTOOL_REQUIRE_TESTENV=1 (test/testenv/install-deps.sh installs all three engines). For
+// docker it starts the package's dockerd (testenv.SharedDockerd) and returns the global flags
+// that reach it; a docker client without a daemon never counts.
+func requireEngine(t *testing.T, k engine.Kind) []engine.Option {
 	t.Helper()
-	required := os.Getenv(testenv.EnvRequire) == "1" && k == engine.Buildah
+	if k == engine.Docker {
+		d := testenv.SharedDockerd(t)
+		opts := []engine.Option{engine.WithGlobalFlags("--host", d.Host)}
+		if !engine.Available(context.Background(), k, opts...) {
+			t.Fatalf("dockerd answers on %s but engine.Available says no", d.Host)
+		}
+		return opts
+	}
+	required := os.Getenv(testenv.EnvRequire) == "1"
 	why := ""
 	switch {
 	case !engine.Available(context.Background(), k):
-		why = string(k) + " is not available (not on PATH, or for docker no daemon answering)"
-		if k == engine.Buildah {
-			why += "; apt-get install buildah"
-		}
-	case k != engine.Docker && os.Geteuid() != 0:
+		why = string(k) + " is not on PATH; apt-get install " + string(k) + " (test/testenv/install-deps.sh)"
+	case os.Geteuid() != 0:
 		why = string(k) + " tests run as root (rootless needs /etc/subuid entries)"
 	}
 	if why == "" {
-		return
+		return nil
 	}
 	if required {
 		t.Fatalf("%s=1: %s", testenv.EnvRequire, why)
 	}
 	t.Skip(why)
+	return nil
 }
 
 // newEngine returns engine k with storage private to the test (buildah/podman), so tests do
-// not touch the machine's image store and can run side by side.
-func newEngine(t *testing.T, k engine.Kind) build.Builder {
+// not touch the machine's image store and can run side by side; opts (from requireEngine)
+// come last.
+func newEngine(t *testing.T, k engine.Kind, opts ...engine.Option) build.Builder {
 	t.Helper()
 	switch k {
 	case engine.Buildah:
 		dir := t.TempDir()
-		return engine.New(k, engine.WithGlobalFlags(
-			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"))
+		return engine.New(k, append([]engine.Option{engine.WithGlobalFlags(
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs")}, opts...)...)
 	case engine.Podman:
-		// chroot isolation needs no OCI runtime (crun fails on cgroup v1/v2 hybrid hosts).
-		dir := t.TempDir()
-		return engine.New(k, engine.WithIsolation("chroot"), engine.WithGlobalFlags(
-			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs",
-			"--cgroup-manager", "cgroupfs", "--events-backend", "file"))
+		// podman's own isolation (oci) with runc: crun, podman's default runtime, fails on
+		// cgroup v1/v2 hybrid hosts (testenv-builders.md §6); no systemd, so cgroupfs. RUN
+		// steps use the host's network: podman's default bridge network would add a
+		// cni-podman0 bridge and iptables chains to the host. Short paths: podman refuses a
+		// --runroot longer than 50 characters.
+		// The runtime and the rest come from a containers.conf, as a user would set them. vfs:
+		// podman's overlay driver may leave its directory mounted, which t.TempDir cannot remove.
+		dir := shortTempDir(t)
+		conf, err := testenv.PodmanConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("CONTAINERS_CONF", conf) // read by podman, which inherits devtool's environment
+		return engine.New(k, append([]engine.Option{engine.WithGlobalFlags(
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"),
+			engine.WithBuildFlags("--network=host")}, opts...)...)
 	}
-	return engine.New(k)
+	return engine.New(k, opts...)
+}
+
+// shortTempDir is a new directory directly under the system temp dir, removed after t.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "eng-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // project writes a build context with app.txt and the given Dockerfile and returns a Request
@@ -124,10 +163,15 @@ func imageFiles(t *testing.T, ref string, prefixes ...string) (map[string]string
 
 var kinds = []engine.Kind{engine.Buildah, engine.Podman, engine.Docker}
 
+// TestBuildRunAndPush: each engine, for real (buildah with chroot isolation, podman with
+// runc, docker against the package's dockerd), builds a Dockerfile whose RUN writes its build
+// arguments to a file, and pushes it to a loopback registry; the image pulled back has that
+// file, the context file, and the config the Dockerfile set (Env, User, Cmd, WorkingDir).
+// A build argument whose value looks like a flag stays a value.
 func TestBuildRunAndPush(t *testing.T) {
 	for _, k := range kinds {
 		t.Run(string(k), func(t *testing.T) {
-			requireEngine(t, k)
+			opts := requireEngine(t, k)
 			ctx := context.Background()
 			host := testenv.StartRegistry(t)
 			base, err := testenv.PushBusybox(ctx, host)
@@ -137,27 +181,46 @@ func TestBuildRunAndPush(t *testing.T) {
 			// A bare build arg is unset: neither devtool nor the engine reads the environment.
 			t.Setenv("GREETING_FROM_ENV", "hello-from-env")
 			req := project(t, "FROM "+base+"\n"+
-				"ARG SUFFIX\nARG GREETING_FROM_ENV\n"+
-				"RUN echo hi > /greeting && mkdir /app && echo \"$SUFFIX $GREETING_FROM_ENV\" > /app/args.txt\n"+
-				"COPY app.txt /app/\n")
-			req.Args = []string{"SUFFIX=from-arg", "GREETING_FROM_ENV"}
+				"ARG SUFFIX\nARG GREETING_FROM_ENV\nARG FLAGLIKE\n"+
+				"ENV APP_MODE=production\n"+
+				"RUN echo hi > /greeting && mkdir /app && echo \"$SUFFIX $GREETING_FROM_ENV\" > /app/args.txt && echo \"$FLAGLIKE\" > /app/flaglike.txt && id -u > /app/run-uid.txt\n"+
+				"COPY app.txt /app/\n"+
+				"WORKDIR /app\n"+
+				"USER 1001:0\n"+
+				"CMD [\"cat\", \"/app/args.txt\"]\n")
+			req.Args = []string{"SUFFIX=from-arg", "GREETING_FROM_ENV", "FLAGLIKE=--no-cache --squash"}
 			req.Repository = host + "/team/backend"
 			req.Tag = "v1"
 			req.Push = true
 
 			var log bytes.Buffer
-			res, err := newEngine(t, k).Build(ctx, req, &log)
+			start := time.Now()
+			res, err := newEngine(t, k, opts...).Build(ctx, req, &log)
 			if err != nil {
 				t.Fatalf("Build: %v\nlog:\n%s", err, log.String())
 			}
+			t.Logf("%s build and push: %v", k, time.Since(start).Round(time.Millisecond))
 			files, digest := imageFiles(t, req.Repository+":v1", "greeting", "app/")
 			want := map[string]string{
-				"greeting":     "hi\n",
-				"app/app.txt":  "from the build context\n",
-				"app/args.txt": "from-arg \n",
+				"greeting":         "hi\n",
+				"app/app.txt":      "from the build context\n",
+				"app/args.txt":     "from-arg \n",
+				"app/flaglike.txt": "--no-cache --squash\n",
+				"app/run-uid.txt":  "0\n",
 			}
 			if diff := cmp.Diff(want, files); diff != "" {
 				t.Errorf("image files (-want +got):\n%s", diff)
+			}
+			cfg := imageConfig(t, req.Repository+":v1")
+			if !slices.Contains(cfg.Env, "APP_MODE=production") || cfg.User != "1001:0" || cfg.WorkingDir != "/app" ||
+				!slices.Equal(cfg.Cmd, []string{"cat", "/app/args.txt"}) {
+				t.Errorf("image config Env %q User %q WorkingDir %q Cmd %q; want APP_MODE=production in Env, 1001:0, /app, [cat /app/args.txt]",
+					cfg.Env, cfg.User, cfg.WorkingDir, cfg.Cmd)
+			}
+			for _, e := range cfg.Env {
+				if strings.Contains(e, "hello-from-env") {
+					t.Errorf("the environment of the test reached the image: %q", e)
+				}
 			}
 			wantRes := build.Result{Name: "backend", Repository: host + "/team/backend", Tag: "v1", Digest: digest, Builder: string(k)}
 			if diff := cmp.Diff(wantRes, res); diff != "" {
@@ -168,6 +231,24 @@ func TestBuildRunAndPush(t *testing.T) {
 			}
 		})
 	}
+}
+
+// imageConfig pulls ref's config.
+func imageConfig(t *testing.T, ref string) v1.Config {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("pulling %s: %v", ref, err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatalf("reading the config of %s: %v", ref, err)
+	}
+	return cf.Config
 }
 
 func TestBuildWithoutPush(t *testing.T) {
