@@ -39,6 +39,9 @@ type Candidate struct {
 	// a docker daemon that answers; engine.Available fits). nil: always. Auto asks at most
 	// once per candidate, and only when an earlier candidate did not take the request.
 	Available func(ctx context.Context) bool
+	// SinglePlatform marks a builder that builds one platform per image (docker without
+	// buildx): Auto passes it over for a request with several Platforms.
+	SinglePlatform bool
 }
 
 // autoName is Auto's Name.
@@ -140,6 +143,10 @@ func (a *auto) choose(ctx context.Context, req Request) (Builder, string, error)
 	)
 	for i, c := range a.cands {
 		why := ""
+		if c.SinglePlatform && len(req.Platforms) > 1 {
+			declined, reasons = append(declined, c.Builder.Name()), append(reasons, c.Builder.Name()+" builds one platform per image; --platform asks for "+strings.Join(req.Platforms, ","))
+			continue
+		}
 		if c.Accepts != nil {
 			var ok bool
 			if ok, why = c.Accepts(df); !ok {

@@ -352,3 +352,26 @@ func TestCachedAutoTagIgnoresAvailability(t *testing.T) {
 		})
 	}
 }
+
+// TestAutoSkipsSinglePlatformBuilders: a request for several platforms passes over a
+// SinglePlatform candidate (docker without buildx) and says why; one platform does not.
+func TestAutoSkipsSinglePlatformBuilders(t *testing.T) {
+	docker, buildah := &namedBuilder{name: "docker"}, &namedBuilder{name: "buildah"}
+	a := build.Auto(
+		build.Candidate{Builder: docker, SinglePlatform: true},
+		build.Candidate{Builder: buildah},
+	)
+	req := dockerfileRequest(t, "FROM scratch\nRUN true\n")
+	req.Platforms = []string{"linux/amd64", "linux/arm64"}
+	why, err := build.Explain(context.Background(), a, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "buildah: docker builds one platform per image; --platform asks for linux/amd64,linux/arm64"; why != want {
+		t.Errorf("Explain = %q, want %q", why, want)
+	}
+	req.Platforms = req.Platforms[:1]
+	if why, err = build.Explain(context.Background(), a, req); err != nil || !strings.HasPrefix(why, "docker: ") {
+		t.Errorf("one platform: Explain = %q, %v; want docker chosen", why, err)
+	}
+}

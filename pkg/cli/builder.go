@@ -23,7 +23,12 @@ var builders = map[string]func(s builderSettings) build.Builder{
 		cands := []build.Candidate{{Builder: s.native(), Accepts: native.Supports}}
 		for _, k := range []engine.Kind{engine.Podman, engine.Docker, engine.Buildah} {
 			opts := s.engineOptions(k)
-			cands = append(cands, build.Candidate{Builder: engine.New(k, opts...), Available: func(ctx context.Context) bool { return engine.Available(ctx, k, opts...) }})
+			cands = append(cands, build.Candidate{
+				Builder:   engine.New(k, opts...),
+				Available: func(ctx context.Context) bool { return engine.Available(ctx, k, opts...) },
+				// docker builds several platforms only through buildx (docs/platforms.md).
+				SinglePlatform: k == engine.Docker,
+			})
 		}
 		return build.Auto(cands...)
 	},
