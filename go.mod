@@ -230,6 +230,11 @@ require (
 	oras.land/oras-go/v2 v2.6.2 // indirect
 )
 
+// github.com/openshift/source-to-image v1.6.1 requires buildkit v0.28.0 and docker/cli v29
+// (for its CLI, which devtool does not import); MVS would raise both, and oras-go v1 (under
+// devfile/library) does not compile against docker/cli v29. These replaces keep the versions
+// the comments above explain; s2i's library packages (pkg/api, pkg/build/strategies/dockerfile)
+// import neither.
 replace github.com/docker/cli => github.com/docker/cli v28.2.2+incompatible
 
 replace github.com/moby/buildkit => github.com/moby/buildkit v0.22.0
