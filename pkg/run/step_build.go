@@ -206,7 +206,7 @@ func checkImageRef(ref string) error {
 		return errors.New("is empty")
 	}
 	if _, err := name.ParseReference(ref); err != nil {
-		return err
+		return fmt.Errorf("%w; write an image reference such as quay.io/org/builder:tag", err)
 	}
 	return nil
 }
