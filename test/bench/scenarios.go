@@ -21,6 +21,7 @@ func scenarios(e *env, o *options) []scenario {
 		buildNative(e),
 		buildUnchanged(e),
 		buildRunOverhead(e),
+		buildS2I(e, o),
 		corpusParse(e),
 		describeJSON(e, o),
 	}
