@@ -66,7 +66,9 @@ func buildS2I(e *env, o *options) scenario {
 				return err
 			},
 			run: func(ctx context.Context, i int) (sample, error) {
-				out := filepath.Join(e.dir, "projects", fmt.Sprintf("s2i-raw-out-%d", i+1))
+				// Not next to the source: s2i refuses an output path that shares the source path as a
+				// string prefix ("recursive copy requested").
+				out := filepath.Join(e.dir, "s2i-out", fmt.Sprintf("r%d", i+1))
 				if err := os.RemoveAll(out); err != nil {
 					return sample{}, err
 				}
