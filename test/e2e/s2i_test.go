@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/devtool/devtool/test/testenv"
 )
@@ -102,5 +103,36 @@ func TestS2IBadInput(t *testing.T) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDeployS2ISample: `devtool deploy` of testdata/samples/s2i-hello against the test API
+// server builds the s2i image with buildah and
+// pins exactly the reported image, by digest, into the sample's Deployment.
+func TestDeployS2ISample(t *testing.T) {
+	needBuildah(t)
+	e := setup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	builder, err := testenv.PushS2IBuilder(ctx, e.registry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := sample(t, "s2i-hello")
+	rep, _, err := devtool(t, "deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "--builder", "buildah",
+		"--image-registry", e.registry+"/e2e", "--var", "BUILDER_IMAGE="+builder, "--var", "NAMESPACE=default", "-o", "json")
+	if err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].Builder != "s2i/buildah" || rep.Images[0].Digest == "" {
+		t.Fatalf("images = %+v, want one s2i/buildah build", rep.Images)
+	}
+	dep, err := e.get(t, deployments, "default", "s2i-hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
+	if got := cs[0].(map[string]any)["image"]; got != rep.Images[0].Ref() {
+		t.Errorf("Deployment image = %v, want the s2i build %s", got, rep.Images[0].Ref())
 	}
 }

@@ -311,3 +311,21 @@ func TestInputDigest(t *testing.T) {
 		t.Errorf("missing builder image: error %v, want one naming it", err)
 	}
 }
+
+// TestExplainAuto: under Auto, an s2i request is explained as source-to-image built by the
+// engine Auto picks for a Dockerfile with RUN; with only the native candidate the error says
+// a container engine is needed. No registry is contacted.
+func TestExplainAuto(t *testing.T) {
+	ctx := context.Background()
+	req := build.Request{Name: "app", ContextDir: t.TempDir(), Repository: "127.0.0.1:1/x", S2I: &build.S2I{BuilderImage: "127.0.0.1:1/builder:1"}}
+	engineOK := build.Candidate{Builder: engine.New(engine.Buildah), Available: func(context.Context) bool { return true }}
+	nativeC := build.Candidate{Builder: native.New(), Accepts: native.Supports}
+	why, err := s2i.New(build.Auto(nativeC, engineOK)).Explain(ctx, req)
+	if err != nil || !strings.HasPrefix(why, "s2i: source-to-image with builder 127.0.0.1:1/builder:1, the generated Dockerfile built by buildah") {
+		t.Errorf("Explain = %q, %v; want s2i built by buildah", why, err)
+	}
+	_, err = s2i.New(build.Auto(nativeC)).Explain(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "source-to-image needs a container engine") {
+		t.Errorf("Explain with native only: %v, want an error saying an engine is needed", err)
+	}
+}
