@@ -135,7 +135,7 @@ func (b *Builder) Explain(ctx context.Context, req build.Request) (string, error
 }
 
 // HashInputs implements build.InputHasher: for a source-to-image request, the builder image's
-// manifest digest (resolved in its registry for the request's platform) and, for a file://
+// top-level manifest or index digest (asked of its registry; the FROM Build pins) and, for a file://
 // ScriptsURL, the SHA-256 of the scripts directory's files; "" for other requests. An http(s)
 // ScriptsURL is covered by its text only (devtool does not fetch it to hash it).
 func (b *Builder) HashInputs(ctx context.Context, req build.Request) (string, error) {
@@ -188,11 +188,14 @@ func (b *Builder) Build(ctx context.Context, req build.Request, log io.Writer) (
 	if err != nil {
 		return fail(fmt.Errorf("builder image %q: %w", s.BuilderImage, err))
 	}
-	img, err := remote.Image(ref, b.remoteOptions(ctx, req)...)
+	// FROM is pinned to the top-level digest (an index stays an index, so engines building
+	// several platforms pick theirs); the labels come from the image for req's platform.
+	desc, err := remote.Get(ref, b.remoteOptions(ctx, req)...)
 	if err != nil {
 		return fail(fmt.Errorf("reading builder image %q: %w", s.BuilderImage, err))
 	}
-	digest, err := img.Digest()
+	digest := desc.Digest
+	img, err := desc.Image()
 	if err != nil {
 		return fail(fmt.Errorf("reading builder image %q: %w", s.BuilderImage, err))
 	}
