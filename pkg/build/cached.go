@@ -518,7 +518,8 @@ type Resolver interface {
 }
 
 // Tagger is an optional ability of a Builder (Cached has it): the tag a Build of req would
-// push, without building or contacting a registry (devtool images).
+// push, without building and, except through an InputHasher (the s2i builder asks the builder
+// image's registry for its digest), without contacting a registry (devtool images).
 type Tagger interface {
 	// Tag returns req.Tag when set, else the input-digest tag. Errors: the inputs cannot be
 	// read.
