@@ -42,6 +42,25 @@ type Request struct {
 	// Push pushes the image to Repository:Tag. Without it the image stays in the backend's
 	// local storage (engines) or is only assembled (native), and Result.Digest may be empty.
 	Push bool
+	// S2I is set for a source-to-image build: ContextDir is then the application source,
+	// Dockerfile is empty and Args are not used. Only a builder wrapped by s2i.New
+	// (pkg/build/s2i) builds such a request; other backends refuse it.
+	S2I *S2I
+}
+
+// S2I are the settings of a source-to-image build (the outer-loop proposal's `s2i:` image
+// component; openshift/source-to-image's dockerfile strategy).
+type S2I struct {
+	// BuilderImage is the builder image reference ("quay.io/org/builder:tag"), substituted.
+	BuilderImage string
+	// ScriptsURL overrides where the assemble/run/save-artifacts scripts come from: an
+	// "image:///dir" inside the builder image, a "file:///abs/dir" directory (inside the
+	// project, checked by pkg/run), or an http(s) URL of a directory; "" means the builder
+	// image's io.openshift.s2i.scripts-url label (s2i's --scripts-url).
+	ScriptsURL string
+	// Incremental reuses the artifacts that save-artifacts extracts from the previous image
+	// (Repository:latest) when the registry has one (s2i's --incremental).
+	Incremental bool
 }
 
 // Result describes a built image.

@@ -39,7 +39,9 @@ const InputTagLen = 16
 //   - a format version (bumped when what is hashed changes),
 //   - builder, the backend's Name ("native", "buildah", …): backends produce different images
 //     from the same inputs (design.md §4),
-//   - the Dockerfile's bytes (wherever it lies),
+//   - the Dockerfile's bytes (wherever it lies); for a source-to-image request (Request.S2I)
+//     instead its settings (builder image as written, scripts URL, incremental), and then the
+//     whole ContextDir is hashed, ignore files not consulted (s2i copies the whole source),
 //   - the build arguments, by name in sorted order, the last one winning for a repeated name;
 //     "KEY" alone leaves KEY unset, the same as not giving it and distinct from "KEY=" (empty);
 //     the environment is not read (Request.Args),
@@ -83,11 +85,17 @@ func inputDigest(ctx context.Context, req Request, builder, host string) (string
 	w.field(inputDigestVersion)
 	w.field("builder", builder)
 
-	df, err := os.ReadFile(req.Dockerfile)
-	if err != nil {
-		return "", fmt.Errorf("reading the Dockerfile: %w", err)
+	if req.S2I != nil {
+		// No Dockerfile: the one s2i generates follows from these settings and the builder
+		// image (whose digest the s2i builder adds through InputHasher).
+		w.field("s2i", req.S2I.BuilderImage, req.S2I.ScriptsURL, fmt.Sprint(req.S2I.Incremental))
+	} else {
+		df, err := os.ReadFile(req.Dockerfile)
+		if err != nil {
+			return "", fmt.Errorf("reading the Dockerfile: %w", err)
+		}
+		w.field("dockerfile", string(df))
 	}
-	w.field("dockerfile", string(df))
 
 	args := map[string]string{}
 	for _, a := range req.Args {
@@ -118,7 +126,7 @@ func inputDigest(ctx context.Context, req Request, builder, host string) (string
 		w.field("host platform", host)
 	}
 
-	if err := hashContext(ctx, w, req.ContextDir, req.Dockerfile); err != nil {
+	if err := hashContext(ctx, w, req.ContextDir, req.Dockerfile, req.S2I != nil); err != nil {
 		return "", err
 	}
 	if w.err != nil {
@@ -190,14 +198,18 @@ func ignoreMatchers(w *fieldWriter, root, dir, dockerfile string) ([]*patternmat
 	return matchers, nil
 }
 
-func hashContext(ctx context.Context, w *fieldWriter, dir, dockerfile string) error {
+// hashContext hashes the entries of dir. With all (source-to-image, which copies the whole
+// source and applies only .s2iignore), no ignore file is consulted and every entry is hashed.
+func hashContext(ctx context.Context, w *fieldWriter, dir, dockerfile string, all bool) error {
 	root, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return fmt.Errorf("reading the build context: %w", err)
 	}
-	matchers, err := ignoreMatchers(w, root, dir, dockerfile)
-	if err != nil {
-		return err
+	matchers := []*patternmatcher.PatternMatcher{nil}
+	if !all {
+		if matchers, err = ignoreMatchers(w, root, dir, dockerfile); err != nil {
+			return err
+		}
 	}
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -424,7 +436,9 @@ func notFound(err error) bool {
 //   - Without Push the registry is never contacted (offline builds and renders); inner builds.
 //
 // The input digest covers inner.Name() and, when inner is Configured, its Config (for Auto:
-// "auto" and every candidate's settings, not whichever backend it picks). The walk of the
+// "auto" and every candidate's settings, not whichever backend it picks) and, when inner is an
+// InputHasher, the inputs it reports for the request (s2i: the builder image's digest and the
+// scripts). The walk of the
 // build context stops when ctx is cancelled. The result is a Resolver and an Explainer (it
 // forwards Explain to inner).
 //
@@ -461,6 +475,32 @@ func digestBuilder(b Builder) string {
 	return n
 }
 
+// InputHasher is an optional ability of a Builder: inputs that determine the image it builds
+// from req but lie outside req (the s2i builder: its builder image's digest and its scripts).
+// Cached hashes the string it returns into the input digest; "" adds nothing, so requests the
+// builder passes through keep their digest.
+type InputHasher interface {
+	// HashInputs returns a stable description of those inputs. Errors: they cannot be read
+	// (the builder image is not in its registry, a scripts directory is unreadable).
+	HashInputs(ctx context.Context, req Request) (string, error)
+}
+
+// builderInputs is what Cached passes to InputDigest as builder for req: digestBuilder(inner)
+// and, when inner is an InputHasher, its inputs for req.
+func (c *cached) builderInputs(ctx context.Context, req Request) (string, error) {
+	n := digestBuilder(c.inner)
+	if h, ok := c.inner.(InputHasher); ok {
+		extra, err := h.HashInputs(ctx, req)
+		if err != nil {
+			return "", err
+		}
+		if extra != "" {
+			n += "\x00inputs\x00" + extra
+		}
+	}
+	return n, nil
+}
+
 // Explain implements Explainer: the inner builder's explanation (Explain), so that
 // Cached(Auto(…)) says which backend Auto will pick.
 func (c *cached) Explain(ctx context.Context, req Request) (string, error) {
@@ -478,7 +518,8 @@ type Resolver interface {
 }
 
 // Tagger is an optional ability of a Builder (Cached has it): the tag a Build of req would
-// push, without building or contacting a registry (devtool images).
+// push, without building and, except through an InputHasher (the s2i builder asks the builder
+// image's registry for its digest), without contacting a registry (devtool images).
 type Tagger interface {
 	// Tag returns req.Tag when set, else the input-digest tag. Errors: the inputs cannot be
 	// read.
@@ -490,7 +531,11 @@ func (c *cached) Tag(ctx context.Context, req Request) (string, error) {
 	if req.Tag != "" {
 		return req.Tag, nil
 	}
-	sum, err := inputDigest(ctx, req, digestBuilder(c.inner), hostPlatform)
+	b, err := c.builderInputs(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
+	}
+	sum, err := inputDigest(ctx, req, b, hostPlatform)
 	if err != nil {
 		return "", fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
 	}
@@ -525,7 +570,11 @@ func (c *cached) Build(ctx context.Context, req Request, log io.Writer) (Result,
 	if req.Tag != "" {
 		return c.inner.Build(ctx, req, log)
 	}
-	sum, err := inputDigest(ctx, req, digestBuilder(c.inner), hostPlatform)
+	b, err := c.builderInputs(ctx, req)
+	if err != nil {
+		return Result{}, fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
+	}
+	sum, err := inputDigest(ctx, req, b, hostPlatform)
 	if err != nil {
 		return Result{}, fmt.Errorf("image %q: computing the input-digest tag: %w", req.Name, err)
 	}

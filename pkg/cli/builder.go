@@ -9,6 +9,7 @@ import (
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/build/engine"
 	"github.com/devtool/devtool/pkg/build/native"
+	"github.com/devtool/devtool/pkg/build/s2i"
 )
 
 // builders is the one table of --builder values: each makes the backend (pkg/cli is the only
@@ -79,5 +80,8 @@ func newBuilder(flag string, g *globals) (build.Builder, error) {
 		return nil, &UsageError{Err: fmt.Errorf("--builder %q: must be one of %s", flag, strings.Join(names, ", "))}
 	}
 	policy := g.registryPolicy()
-	return build.Cached(mk(builderSettings{policy: policy, getenv: g.getenv}), build.RemoteRegistry(policy)), nil
+	// s2i.New passes Dockerfile builds through unchanged and builds source-to-image images by
+	// generating a Dockerfile that the chosen backend builds (docs/s2i.md).
+	inner := s2i.New(mk(builderSettings{policy: policy, getenv: g.getenv}), s2i.WithRegistryPolicy(policy))
+	return build.Cached(inner, build.RemoteRegistry(policy)), nil
 }

@@ -46,6 +46,16 @@ func newDescribeCommand(g *globals) *cobra.Command {
 					if c.Image.Dockerfile != "" {
 						line += fmt.Sprintf(" from %s, context %s", c.Image.Dockerfile, c.Image.BuildContext)
 					}
+					if s := c.Image.S2I; s != nil {
+						builder := s.BuilderImage
+						if builder == "" {
+							builder = "image stream " + s.BuilderImageNamespace + "/" + s.BuilderImageStreamTag
+						}
+						line += fmt.Sprintf(" with source-to-image, builder %s, source %s", builder, c.Image.BuildContext)
+						if s.Incremental {
+							line += ", incremental"
+						}
+					}
 				case c.Manifest != nil && len(c.Manifest.Objects) > 0:
 					line += ": " + strings.Join(c.Manifest.Objects, ", ")
 				case c.Container != nil:

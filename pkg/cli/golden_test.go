@@ -26,6 +26,7 @@ func sampleDir(name string) string {
 func TestGolden(t *testing.T) {
 	hello := sampleDir("hello")
 	helmHello := sampleDir("helm-hello")
+	s2iHello := sampleDir("s2i-hello")
 	tests := []struct {
 		golden string
 		args   []string
@@ -40,6 +41,10 @@ func TestGolden(t *testing.T) {
 		{"plan-helm-hello.dot", []string{"plan", "--devfile", helmHello, "--format", "dot"}},
 		{"plan-helm-hello.mmd", []string{"plan", "--devfile", helmHello, "--format", "mermaid"}},
 		{"render-helm-hello.yaml", []string{"render", "--devfile", helmHello, "--image-registry", "registry.example/me"}},
+		{"plan-s2i-hello.txt", []string{"plan", "--devfile", s2iHello}},
+		{"render-s2i-hello.yaml", []string{"render", "--devfile", s2iHello, "--image-registry", "registry.example/me"}},
+		{"describe-s2i-hello.json", []string{"describe", "--devfile", s2iHello, "-o", "json"}},
+		{"describe-s2i-hello.txt", []string{"describe", "--devfile", s2iHello}},
 		{"version.json", []string{"version", "-o", "json"}},
 	}
 	for _, tc := range tests {
@@ -48,7 +53,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, stderr)
 			}
-			got := strings.ReplaceAll(stdout, hello, "$SAMPLE")
+			got := strings.ReplaceAll(strings.ReplaceAll(stdout, hello, "$SAMPLE"), s2iHello, "$SAMPLE")
 			path := filepath.Join("testdata", tc.golden)
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {

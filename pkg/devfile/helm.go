@@ -203,10 +203,11 @@ func (f *rawFile) allHelm() (map[string]*Helm, error) {
 	return out, nil
 }
 
-// anyHelm reports whether a file of the tree below f (f included) has Helm components.
+// anyHelm reports whether a file of the tree below f (f included) has Helm or
+// source-to-image components: extension components the library sees as stand-ins.
 func (f *rawFile) anyHelm() bool {
 	for _, r := range append([]*rawFile{f}, f.descendants()...) {
-		if len(r.helm) > 0 {
+		if len(r.helm) > 0 || len(r.s2i) > 0 {
 			return true
 		}
 	}

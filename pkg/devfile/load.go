@@ -82,6 +82,9 @@ func (o LoadOptions) withDefaults() LoadOptions {
 //     componentClass helm; see Helm) are taken out before the library sees the file — the
 //     published schemas have neither — and replaced by stand-in kubernetes components of the
 //     same names, then put back into the model as KindHelm.
+//   - source-to-image images (devtool's extension, `image.s2i` and `custom` with componentClass
+//     s2i; see S2I) are replaced the same way by image components with a stand-in dockerfile,
+//     then put back as Image.S2I.
 //   - Nothing is written to the project directory, the working directory or TMPDIR.
 //
 // Errors: every problem with the devfile (missing or unreadable file, bad YAML, schema and
@@ -117,6 +120,11 @@ func Load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) 
 		return nil, err
 	}
 	applyHelm(d, helm)
+	s2i, err := root.allS2I()
+	if err != nil {
+		return nil, err
+	}
+	applyS2I(d, s2i)
 	if err := readManifests(ctx, d, opts); err != nil {
 		return nil, err
 	}
@@ -186,6 +194,9 @@ type rawFile struct {
 	// replaced by stand-ins: what the library parses instead of the file.
 	helm map[string]*Helm
 	data []byte
+	// s2i are the file's source-to-image components (extractS2I), replaced in data by image
+	// components with a stand-in dockerfile.
+	s2i map[string]*S2I
 }
 
 // sameDir reports whether every local reference in the tree below f points into the directory
@@ -249,7 +260,10 @@ func scan(file string, stack []string) (*rawFile, error) {
 	if f.helm, err = extractHelm(file, m); err != nil {
 		return nil, err
 	}
-	if len(f.helm) > 0 {
+	if f.s2i, err = extractS2I(file, m); err != nil {
+		return nil, err
+	}
+	if len(f.helm) > 0 || len(f.s2i) > 0 {
 		if f.data, err = json.Marshal(m); err != nil {
 			return nil, invalid(file, "components", "%v", err)
 		}
@@ -365,10 +379,10 @@ func parseTree(ctx context.Context, f *rawFile, opts LoadOptions) (parser.Devfil
 		return libParse(ctx, f, true, opts)
 	}
 	if len(f.plugins) > 0 && f.anyHelm() {
-		return parser.DevfileObj{}, invalid(f.path, "components", "Helm components cannot be combined with plugin components")
+		return parser.DevfileObj{}, invalid(f.path, "components", "Helm and source-to-image components cannot be combined with plugin components")
 	}
 	if f.parent == nil {
-		// Only here for Helm stand-ins (the library parses the rewritten content, not the file).
+		// Only here for Helm and s2i stand-ins (the library parses the rewritten content, not the file).
 		return libParse(ctx, f, false, opts)
 	}
 	if len(f.plugins) > 0 {

@@ -58,8 +58,39 @@ type Image struct {
 	ImageName string
 	// AutoBuild is the schema ≥ 2.2.0 autoBuild flag; nil when unset.
 	AutoBuild *bool
-	// Dockerfile is set for Dockerfile builds.
+	// Dockerfile is set for Dockerfile builds; S2I for source-to-image builds (exactly one).
 	Dockerfile *Dockerfile
+	S2I        *S2I
+}
+
+// S2I is a source-to-image build of an image component, devtool's extension of the devfile
+// schema (the outer-loop proposal's `s2i:` image; docs/s2i.md). It is written either as
+//
+//   - name: app-image
+//     image: {imageName: app, s2i: {builderImage: registry/ubi9/python-311, incrementalBuild: true}}
+//
+// or as a `custom` component with `componentClass: s2i` whose `embeddedResource` holds
+// imageName, autoBuild and the same fields. The source is the devfile's directory (odo's
+// ${PROJECT_SOURCE}). Values are unsubstituted.
+type S2I struct {
+	// BuilderImage is the builder image reference (devtool's addition for clusters without
+	// image streams). Either it or BuilderImageStreamTag is set.
+	BuilderImage string
+	// BuilderImageNamespace and BuilderImageStreamTag name an OpenShift image stream tag
+	// ("name:tag") holding the builder image (the proposal's fields). devtool does not resolve
+	// image streams yet: pkg/run refuses them with a hint to use BuilderImage.
+	BuilderImageNamespace string
+	BuilderImageStreamTag string
+	// ScriptLocation overrides the builder's assemble/run/save-artifacts scripts: a directory
+	// relative to the devfile, an image:///dir inside the builder image, or an http(s) URL
+	// (s2i's --scripts-url). "" means the builder image's io.openshift.s2i.scripts-url label.
+	ScriptLocation string
+	// IncrementalBuild reuses the previous image's artifacts (s2i's save-artifacts); nil when
+	// unset, which means true (the proposal's default).
+	IncrementalBuild *bool
+	// Field is where the settings were written, for messages: "image.s2i" or
+	// "custom.embeddedResource".
+	Field string
 }
 
 // Dockerfile is the dockerfile build of an image component.

@@ -52,6 +52,18 @@ type ImageInfo struct {
 	Args         []string `json:"args,omitempty"`
 	// Remote names a Dockerfile from git or a devfile registry (not fetched yet).
 	Remote string `json:"remote,omitempty"`
+	// S2I is set for a source-to-image build (docs/s2i.md).
+	S2I *S2IInfo `json:"s2i,omitempty"`
+}
+
+// S2IInfo is a source-to-image build: values substituted; Incremental is the effective flag
+// (unset means true).
+type S2IInfo struct {
+	BuilderImage          string `json:"builderImage,omitempty"`
+	BuilderImageNamespace string `json:"builderImageNamespace,omitempty"`
+	BuilderImageStreamTag string `json:"builderImageStreamTag,omitempty"`
+	ScriptLocation        string `json:"scriptLocation,omitempty"`
+	Incremental           bool   `json:"incremental"`
 }
 
 // ManifestInfo is a kubernetes or openshift component.
@@ -140,6 +152,17 @@ func (a *Describe) Run(ctx context.Context, proj Project, p *plan.Plan) (*Descri
 						ii.BuildContext, ii.Dockerfile = relTo(d.Dir, ctxDir), relTo(d.Dir, dockerfile)
 					}
 				}
+			}
+			if s2 := c.Image.S2I; s2 != nil {
+				f := s2.Field
+				ii.S2I = &S2IInfo{
+					BuilderImage:          note(s2.BuilderImage, where(f+".builderImage")),
+					BuilderImageNamespace: s2.BuilderImageNamespace,
+					BuilderImageStreamTag: s2.BuilderImageStreamTag,
+					ScriptLocation:        note(s2.ScriptLocation, where(f+".scriptLocation")),
+					Incremental:           s2.IncrementalBuild == nil || *s2.IncrementalBuild,
+				}
+				ii.BuildContext = "."
 			}
 			ci.Image = ii
 		case c.Manifest != nil:

@@ -6,13 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/vars"
 )
 
 // buildKind builds (and pushes) an image component (devfile spec, image component with a
@@ -54,8 +58,8 @@ func (buildKind) prepare(ctx context.Context, pc *prepareContext, s plan.Step, c
 
 func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *devfile.Component) (*buildStep, error) {
 	img := comp.Image
-	if img == nil || img.Dockerfile == nil {
-		return nil, errors.New("only dockerfile image builds are supported")
+	if img == nil || (img.Dockerfile == nil && img.S2I == nil) {
+		return nil, errors.New("only dockerfile and s2i image builds are supported")
 	}
 	res := pc.base.With(pc.attributes(pc.base, s))
 	where := func(f string) string { return fmt.Sprintf("components[name=%s].image.%s", comp.Name, f) }
@@ -76,6 +80,9 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 	if pb, ok := pc.opts.prebuilt[comp.Name]; ok {
 		// deploy --images: the image exists; no registry flag, Dockerfile or builder is needed.
 		return &buildStep{step: s, name: name, req: req, prebuilt: &pb}, nil
+	}
+	if img.S2I != nil {
+		return prepareS2I(ctx, pc, s, comp, name, req, res)
 	}
 	if img.Dockerfile.Remote != "" {
 		return nil, fmt.Errorf("its Dockerfile comes from %s, which devtool does not fetch yet; copy the Dockerfile into the project and set dockerfile.uri to its path", img.Dockerfile.Remote)
@@ -111,6 +118,97 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 		return nil, err
 	}
 	return &buildStep{step: s, name: name, req: req, why: why}, nil
+}
+
+// prepareS2I resolves a source-to-image build (docs/s2i.md): the source is the devfile's
+// directory, the builder image and scripts are substituted and checked, and the builder must
+// be able to run the generated Dockerfile's RUN (build.Explain through s2i.Builder).
+func prepareS2I(ctx context.Context, pc *prepareContext, s plan.Step, comp *devfile.Component, name string, req build.Request, res *vars.Resolver) (*buildStep, error) {
+	conf := comp.Image.S2I
+	field := func(f string) string { return fmt.Sprintf("components[name=%s].%s.%s", comp.Name, conf.Field, f) }
+	if conf.BuilderImageStreamTag != "" {
+		ns := conf.BuilderImageNamespace
+		if ns == "" {
+			ns = "<namespace>"
+		}
+		return nil, fmt.Errorf("s2i builderImageStreamTag %q: devtool does not resolve OpenShift image streams; set builderImage to the builder image's reference instead (oc get istag -n %s %s -o jsonpath='{.image.dockerImageReference}' prints it)", conf.BuilderImageStreamTag, ns, conf.BuilderImageStreamTag)
+	}
+	builder := res.Substitute(conf.BuilderImage, field("builderImage"), pc.warn)
+	if err := checkImageRef(builder); err != nil {
+		return nil, fmt.Errorf("s2i builderImage %q: %w", builder, err)
+	}
+	if pc.opts.push && isRelativeImage(req.Repository) {
+		return nil, fmt.Errorf("imageName %q has no registry to push to; set --image-registry (or DEVTOOL_IMAGE_REGISTRY) or use a full name such as quay.io/you/%s", name, req.Repository)
+	}
+	req.S2I = &build.S2I{BuilderImage: builder, Incremental: conf.IncrementalBuild == nil || *conf.IncrementalBuild}
+	req.ContextDir = pc.d.Dir
+	b := &buildStep{step: s, name: name, req: req}
+	if loc := res.Substitute(conf.ScriptLocation, field("scriptLocation"), pc.warn); loc != "" {
+		if strings.Contains(loc, "://") {
+			req.S2I.ScriptsURL = loc
+		} else {
+			dir, err := resolveScripts(pc.d.Dir, loc, pc.proj.AllowOutsideProject)
+			if err != nil {
+				if !pc.opts.checkInputs {
+					b.inputErr = err
+					return b, nil
+				}
+				return nil, err
+			}
+			req.S2I.ScriptsURL = "file://" + filepath.ToSlash(dir)
+		}
+	}
+	b.req = req
+	if !pc.opts.checkInputs {
+		return b, nil
+	}
+	if pc.builder == nil {
+		return nil, errors.New("no image builder is configured")
+	}
+	why, err := build.Explain(ctx, pc.builder, req)
+	if err != nil {
+		return nil, err
+	}
+	b.why = why
+	return b, nil
+}
+
+// resolveScripts resolves an s2i scriptLocation written as a path: relative to the devfile
+// directory, an existing directory, inside the project unless allowOutside.
+func resolveScripts(devfileDir, loc string, allowOutside bool) (string, error) {
+	dir := loc
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(devfileDir, dir)
+	}
+	if !allowOutside {
+		if err := lexicallyInside(devfileDir, dir, "s2i.scriptLocation", loc); err != nil {
+			return "", err
+		}
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("s2i scriptLocation %q: %w; create the directory holding assemble/run or fix scriptLocation (relative paths start at the devfile directory %s)", loc, err, devfileDir)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("s2i scriptLocation %q: %s is not a directory (it should hold assemble, run and optionally save-artifacts)", loc, dir)
+	}
+	if !allowOutside {
+		if err := inside(devfileDir, dir, "s2i.scriptLocation", loc); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// checkImageRef checks an image reference the way registries parse it (host/path:tag@digest).
+func checkImageRef(ref string) error {
+	if ref == "" {
+		return errors.New("is empty")
+	}
+	if _, err := name.ParseReference(ref); err != nil {
+		return fmt.Errorf("%w; write an image reference such as quay.io/org/builder:tag", err)
+	}
+	return nil
 }
 
 var (

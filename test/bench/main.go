@@ -14,6 +14,9 @@
 //   - a Dockerfile with RUN through devtool --builder buildah vs the same buildah commands run
 //     directly (devtool's overhead in %); the same for podman (runc) and docker (a dockerd the
 //     bench starts on a private socket, testenv.StartDockerd), each skipped when not installed;
+//   - a source-to-image build after a source change: devtool build --builder buildah of an s2i
+//     image vs the s2i CLI (s2i build --as-dockerfile, $S2I_BIN) + buildah build + push
+//     (docs/s2i.md; overhead in %);
 //   - every devfile of testdata/corpus: devfile.Load vs the bare devfile/library calls
 //     (parser.ParseDevfileAndValidate, GetComponents, GetCommands), in process (overhead in %);
 //   - describe -o json vs odo describe component -o json ($ODO_BIN);
@@ -66,6 +69,7 @@ type options struct {
 	profile  bool
 	kubectl  string
 	buildah  string
+	s2i      string // $S2I_BIN, else s2i on PATH
 	odo      string // $ODO_BIN
 	skaffold string // $SKAFFOLD_BIN
 }
@@ -106,6 +110,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	o.kubectl, _ = exec.LookPath("kubectl")
 	o.buildah, _ = exec.LookPath("buildah")
+	if o.s2i = os.Getenv("S2I_BIN"); o.s2i == "" {
+		o.s2i, _ = exec.LookPath("s2i")
+	}
 	o.odo = os.Getenv("ODO_BIN")
 	o.skaffold = os.Getenv("SKAFFOLD_BIN")
 

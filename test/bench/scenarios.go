@@ -23,6 +23,7 @@ func scenarios(e *env, o *options) []scenario {
 		buildRunOverhead(e),
 		engineOverhead(e, "podman"),
 		engineOverhead(e, "docker"),
+		buildS2I(e, o),
 		corpusParse(e),
 		describeJSON(e, o),
 	}
