@@ -7,7 +7,8 @@ require (
 	github.com/devfile/library/v2 v2.4.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.21.2
-	// Pinned: buildkit ≥ v0.23 needs github.com/docker/cli v29, which oras-go v1 (pulled in by
+	// Required as v0.28.0 by source-to-image; replaced by v0.22.0 at the end of this file:
+	// buildkit ≥ v0.23 needs github.com/docker/cli v29, which oras-go v1 (pulled in by
 	// devfile/library v2.4.0 through registry-library) does not compile against. v0.22.0 is the
 	// newest buildkit whose Dockerfile parser builds with docker/cli v28.
 	github.com/moby/buildkit v0.28.0
@@ -41,8 +42,8 @@ require (
 	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d // indirect
 	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
 	github.com/distribution/reference v0.6.0 // indirect
-	// Held at v28 (see buildkit above): oras-go v1 uses docker/cli/cli/config APIs removed in v29.
-	// This also keeps go-containerregistry at v0.20.x.
+	// Required as v29 by source-to-image; replaced by v28.2.2 at the end of this file: oras-go v1
+	// uses docker/cli/cli/config APIs removed in v29.
 	github.com/docker/cli v29.2.1+incompatible // indirect
 	github.com/docker/distribution v2.8.3+incompatible // indirect
 	github.com/docker/docker v28.5.2+incompatible // indirect
