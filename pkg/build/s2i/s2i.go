@@ -51,8 +51,9 @@ const (
 
 // PreviousTag is the tag an incremental build takes the previous image from, and the tag a
 // pushed incremental build moves to its result, so that the next build finds it (the s2i CLI
-// reuses the previous image of the output tag; devtool's output tags are input digests).
-const PreviousTag = "latest"
+// reuses the previous image of the output tag; devtool's output tags are input digests). It is
+// a tag of devtool's own, not "latest", which users and other tools deploy from.
+const PreviousTag = "devtool-s2i-previous"
 
 // nativeName is the Name of the native backend, which cannot RUN the assemble script.
 const nativeName = "native"

@@ -194,7 +194,7 @@ func TestBuildahNotIncremental(t *testing.T) {
 	}
 	b := s2i.New(buildah(t))
 	src := source(t, map[string]string{"index.txt": "x\n"})
-	req := build.Request{Name: "app", ContextDir: src, Repository: host + "/out/plain", Tag: "latest", Push: true,
+	req := build.Request{Name: "app", ContextDir: src, Repository: host + "/out/plain", Tag: s2i.PreviousTag, Push: true,
 		S2I: &build.S2I{BuilderImage: builder}}
 	if _, err := b.Build(ctx, req, io.Discard); err != nil {
 		t.Fatal(err)
