@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/devfile/api/v2 v2.3.0
 	github.com/devfile/library/v2 v2.4.0
+	// The parser devfile/library uses for "image names as selectors" (pkg/deploy/images.go).
+	github.com/distribution/reference v0.6.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.20.6
 	// Pinned: buildkit ≥ v0.23 needs github.com/docker/cli v29, which oras-go v1 (pulled in by
@@ -40,7 +42,6 @@ require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d // indirect
 	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
-	github.com/distribution/reference v0.6.0 // indirect
 	// Held at v28 (see buildkit above): oras-go v1 uses docker/cli/cli/config APIs removed in v29.
 	// This also keeps go-containerregistry at v0.20.x.
 	github.com/docker/cli v28.2.2+incompatible // indirect
