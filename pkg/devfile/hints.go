@@ -29,7 +29,7 @@ var (
 	// "yaml: invalid map key: map[interface {}]interface {}{"a":1}" (go-yaml v2 via sigs.k8s.io/yaml).
 	reInvalidMapKey = regexp.MustCompile(`invalid map key: (?:map\[(?:interface \{\}|string)\](?:interface \{\}|string)|\[\]interface \{\})(\{.*\}|\[.*\])?`)
 	// "json: cannot unmarshal string into Go struct field Container.env of type []v1alpha2.EnvVar"
-	reUnmarshal = regexp.MustCompile(`json: cannot unmarshal (\w+) into Go (?:struct field (\S+) |value )of type (\S+)`)
+	reUnmarshal = regexp.MustCompile(`json: cannot unmarshal (\w+) into Go (?:struct field (\S+) |value )of type ((?:\[\])?map\[[^\]]*\](?:interface \{\}|\S+)|\[\]interface \{\}|\S+)`)
 	// Any Go type spelling left over.
 	reGoMap   = regexp.MustCompile(`map\[(?:interface \{\}|string)\](?:interface \{\}|string)`)
 	reGoSlice = regexp.MustCompile(`\[\](?:interface \{\}|string)`)

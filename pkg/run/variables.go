@@ -1,6 +1,7 @@
 package run
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -117,7 +118,8 @@ func CheckVariables(proj Project, p *plan.Plan) []vars.Warning {
 }
 
 // CheckDockerfiles finds the image components of proj whose local Dockerfile or build
-// context is missing or lies outside the project, as deploy and build would refuse them: one
+// context is missing, as deploy and build would refuse them (a path outside the project is
+// left to them, since --allow-outside-project decides it): one
 // devfile.Problem per component, at `components[name=…].image.dockerfile.uri`, in devfile
 // order. Paths are resolved as a build resolves them (relative to the devfile directory,
 // variables substituted); a uri or buildContext that still holds an undefined variable, and
@@ -139,7 +141,8 @@ func CheckDockerfiles(proj Project) []devfile.Problem {
 		if strings.Contains(uri+bc, "{{") || strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
 			continue
 		}
-		if _, _, err := resolveBuildPaths(d.Dir, uri, bc, proj.AllowOutsideProject); err != nil {
+		var outside *OutsideProjectError
+		if _, _, err := resolveBuildPaths(d.Dir, uri, bc, proj.AllowOutsideProject); err != nil && !errors.As(err, &outside) {
 			out = append(out, devfile.Problem{Path: fmt.Sprintf("components[name=%s].image.dockerfile.uri", c.Name), Message: err.Error()})
 		}
 	}
