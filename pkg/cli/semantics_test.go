@@ -209,3 +209,61 @@ func TestRenderNothingNote(t *testing.T) {
 		t.Errorf("render --command d: err=%v stdout=%q stderr=%q", err, stdout, stderr)
 	}
 }
+
+// TestRenderImageNamesAsSelectors renders a devfile after odo v3's
+// tests/examples/source/devfiles/nodejs/devfile-image-names-as-selectors.yaml: the relative
+// imageName "nodejs-devtools" selects containers by short name whatever registry, tag or digest
+// they carry (devfile/library imageNameSelector.go); a longer name and an absolute image that
+// no component builds are left alone.
+func TestRenderImageNamesAsSelectors(t *testing.T) {
+	const digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM scratch\n", "devfile.yaml": `schemaVersion: 2.2.0
+metadata: {name: my-image-name-as-selector}
+components:
+  - name: img
+    image: {imageName: nodejs-devtools, dockerfile: {uri: Dockerfile}}
+  - name: k8s
+    kubernetes:
+      inlined: |
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: d}
+        spec:
+          selector: {matchLabels: {app: d}}
+          template:
+            metadata: {labels: {app: d}}
+            spec:
+              initContainers:
+              - {name: i, image: "nodejs-devtools:some-tag"}
+              containers:
+              - {name: a, image: "quay.io/someone/nodejs-devtools:1.2@` + digest + `"}
+              - {name: b, image: "nodejs-devtools007"}
+              - {name: c, image: "ttl.sh/astra-dev-node:1h"}
+commands:
+  - id: b
+    apply: {component: img}
+  - id: d
+    apply: {component: k8s}
+  - id: all
+    composite: {commands: [b, d], group: {kind: deploy, isDefault: true}}
+`})
+	stdout, stderr, err := runCLI(t, context.Background(), "render", "--devfile", dir, "--image-registry", "registry.example/me")
+	if err != nil {
+		t.Fatalf("render: %v\n%s", err, stderr)
+	}
+	built := "registry.example/me/my-image-name-as-selector-nodejs-devtools"
+	for _, want := range []string{"name: i\n", "name: a\n"} {
+		i := strings.Index(stdout, want)
+		if i < 0 || !strings.Contains(stdout[max(0, i-200):i], "image: "+built) {
+			t.Errorf("container %q does not run %s:\n%s", strings.TrimSpace(want), built, stdout)
+		}
+	}
+	for _, kept := range []string{"image: nodejs-devtools007", "image: ttl.sh/astra-dev-node:1h"} {
+		if !strings.Contains(stdout, kept) {
+			t.Errorf("render changed %q:\n%s", kept, stdout)
+		}
+	}
+	if n := strings.Count(stdout, built); n != 2 {
+		t.Errorf("%s appears %d times, want 2:\n%s", built, n, stdout)
+	}
+}
