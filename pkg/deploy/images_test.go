@@ -143,7 +143,7 @@ func TestImageNameSelector(t *testing.T) {
 func TestPinImagesSelectorPrefersExact(t *testing.T) {
 	images := map[string]string{"db": "r/db@1", "org/db": "r/org-db@2", "quay.io/x/db": "r/quay-db@3"}
 	for img, want := range map[string]string{
-		"db":              "r/db@1",      // exact
+		"db":              "r/db@1",     // exact
 		"org/db:v1":       "r/org-db@2", // untagged key, any tag beats the selectors
 		"quay.io/x/db:v9": "r/quay-db@3",
 		"ghcr.io/y/db":    "r/db@1", // selectors "db" and "org/db": the smallest key

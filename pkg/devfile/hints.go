@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-		"strings"
+	"strings"
 )
 
 // tidy sorts e's problems by path, then message (the library reports schema problems in map
