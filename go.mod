@@ -5,6 +5,8 @@ go 1.26.0
 require (
 	github.com/devfile/api/v2 v2.3.0
 	github.com/devfile/library/v2 v2.4.0
+	// The parser devfile/library uses for "image names as selectors" (pkg/deploy/images.go).
+	github.com/distribution/reference v0.6.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.21.2
 	// Required as v0.28.0 by source-to-image; replaced by v0.22.0 at the end of this file:
@@ -41,7 +43,6 @@ require (
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d // indirect
 	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
-	github.com/distribution/reference v0.6.0 // indirect
 	// Required as v29 by source-to-image; replaced by v28.2.2 at the end of this file: oras-go v1
 	// uses docker/cli/cli/config APIs removed in v29.
 	github.com/docker/cli v29.2.1+incompatible // indirect

@@ -21,6 +21,7 @@ import (
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
 	"github.com/devtool/devtool/pkg/run"
+	"github.com/devtool/devtool/pkg/vars"
 )
 
 func newValidateCommand(g *globals) *cobra.Command {
@@ -32,11 +33,15 @@ func newValidateCommand(g *globals) *cobra.Command {
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			d, err := g.load(cmd.Context())
+			proj, p, err := g.loadPlan(cmd.Context(), "")
 			if err != nil {
 				return err
 			}
-			p, err := plan.Compile(d, plan.Options{})
+			d := proj.Devfile
+			if problems := run.CheckDockerfiles(proj); len(problems) > 0 {
+				return &devfile.ValidationError{File: d.Path, Problems: problems}
+			}
+			warnings, err := g.checkVariables(proj, p)
 			if err != nil {
 				return err
 			}
@@ -44,6 +49,7 @@ func newValidateCommand(g *globals) *cobra.Command {
 				APIVersion: run.APIVersion, Kind: "ValidationReport", Valid: true,
 				Devfile: d.Path, SchemaVersion: d.SchemaVersion, Name: d.Name,
 				Components: len(d.Components), Commands: len(d.Commands), DeployCommand: p.Command,
+				Warnings: warnings,
 			}
 			if g.output != "text" {
 				return g.print(doc)
@@ -72,12 +78,11 @@ func newPlanCommand(g *globals) *cobra.Command {
 			if format == "" {
 				format = g.output
 			}
-			d, err := g.load(cmd.Context())
+			proj, p, err := g.loadPlan(cmd.Context(), command)
 			if err != nil {
 				return err
 			}
-			p, err := plan.Compile(d, plan.Options{Command: command})
-			if err != nil {
+			if _, err := g.checkVariables(proj, p); err != nil {
 				return err
 			}
 			switch format {
@@ -191,6 +196,9 @@ func newRenderCommand(g *globals) *cobra.Command {
 					objs = append(objs, o.Object)
 				}
 			}
+			if len(objs) == 0 {
+				fmt.Fprintln(g.streams.Err, noManifestsNote(p))
+			}
 			if g.output == "json" {
 				return g.print(map[string]any{"apiVersion": "v1", "kind": "List", "items": objs})
 			}
@@ -209,6 +217,44 @@ func newRenderCommand(g *globals) *cobra.Command {
 	}
 	c.Flags().StringVar(&command, "command", "", "command id to render instead of the default deploy command")
 	return c
+}
+
+// noManifestsNote says why render printed no objects: the command of p applies no manifest,
+// runs no exec command and installs no Helm chart (only builds, or no steps at all).
+func noManifestsNote(p *plan.Plan) string {
+	if len(p.Steps) == 0 {
+		return "note: nothing to render: the devfile has no deploy command (add a command in group deploy, or pass --command ID)"
+	}
+	var builds []string
+	for _, s := range p.Steps {
+		if s.Kind == plan.StepBuild {
+			builds = append(builds, s.Component)
+		}
+	}
+	msg := fmt.Sprintf("note: nothing to render: command %q applies no kubernetes or openshift manifest, runs no exec command and installs no Helm chart", p.Command)
+	if len(builds) > 0 {
+		msg += fmt.Sprintf(" (it only builds %s; `devtool build` builds images)", strings.Join(builds, ", "))
+	}
+	return msg
+}
+
+// checkVariables reports the undefined variables the steps of p use (run.CheckVariables):
+// warnings printed on stderr and returned, or with --strict an *run.InputError holding a
+// *vars.UndefinedError, the error render and deploy give for the same devfile.
+func (g *globals) checkVariables(proj run.Project, p *plan.Plan) ([]string, error) {
+	ws := run.CheckVariables(proj, p)
+	if len(ws) == 0 {
+		return nil, nil
+	}
+	if g.strict {
+		return nil, &run.InputError{Err: &vars.UndefinedError{Warnings: ws}}
+	}
+	msgs := make([]string, len(ws))
+	for i, w := range ws {
+		msgs[i] = w.String()
+	}
+	g.warn(msgs, nil)
+	return msgs, nil
 }
 
 // buildFlags are shared by build and deploy.

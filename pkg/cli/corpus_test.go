@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/test/testenv"
 )
 
@@ -115,6 +118,20 @@ func TestCorpus(t *testing.T) {
 				}
 				testenv.WriteStandInManifests(t, c, dir)
 			}
+			if missing := missingDockerfiles(t, dir); len(missing) > 0 {
+				// The corpus keeps devfiles, not their Dockerfiles: validate names each missing
+				// one (as it does a missing manifest), then a stand-in lets the rest run.
+				_, _, err := run("validate")
+				for comp, path := range missing {
+					expectFail("validate", err, "components[name="+comp+"].image.dockerfile.uri", "no such file")
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, []byte("FROM scratch\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			edge, rejected := suffixMatch(edgeWant, c.Name)
 			for _, cmd := range []string{"validate", "plan", "render"} {
 				stdout, stderr, err := run(cmd)
@@ -141,4 +158,38 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// missingDockerfiles maps the image components of the devfile in dir whose local Dockerfile
+// (a plain path inside dir) does not exist to where it should be.
+func missingDockerfiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	d, err := devfile.Load(context.Background(), dir, devfile.LoadOptions{})
+	if err != nil {
+		return nil // the case's own checks report it
+	}
+	out := map[string]string{}
+	for _, c := range d.Components {
+		if c.Image == nil || c.Image.Dockerfile == nil || c.Image.Dockerfile.Remote != "" {
+			continue
+		}
+		uri, bc := c.Image.Dockerfile.URI, c.Image.Dockerfile.BuildContext
+		for _, v := range []string{"${PROJECTS_ROOT}", "${PROJECT_SOURCE}"} {
+			bc = strings.ReplaceAll(bc, v, ".")
+		}
+		if strings.Contains(uri+bc, "{{") || strings.Contains(uri+bc, "$") || strings.Contains(uri, "://") || filepath.IsAbs(uri) || filepath.IsAbs(bc) {
+			continue
+		}
+		p := filepath.Join(d.Dir, uri)
+		if uri == "" {
+			p = filepath.Join(d.Dir, bc, "Dockerfile")
+		}
+		if rel, err := filepath.Rel(d.Dir, p); err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			out[c.Name] = p
+		}
+	}
+	return out
 }

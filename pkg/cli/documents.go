@@ -14,6 +14,8 @@ type ValidationReport struct {
 	Name          string `json:"name"`
 	SchemaVersion string `json:"schemaVersion"`
 	Valid         bool   `json:"valid"`
+	// Warnings are the undefined variables the deploy command uses (omitted when none).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PlanDocument is `devtool plan --format json`: the plan with apiVersion and kind "Plan".

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -25,38 +26,54 @@ func docSplitTag(ref string) (name, tag string, tagged bool) {
 	return ref[:i], ref[i+1:], true
 }
 
-// docMatch is PinImages' documented rule, as an oracle: exact match; digest references only
-// match exactly; otherwise a key equal to img once a trailing ":latest" is dropped on both
-// sides, the lexically smallest of several; otherwise an untagged key equal to img's name.
-// Keys with a digest only match exactly.
+// docMatch is PinImages' documented rule, as an oracle: exact match; otherwise (neither side a
+// digest reference) a key equal to img once a trailing ":latest" is dropped on both sides;
+// otherwise (neither a digest) an untagged key equal to img's name; otherwise a relative key
+// (devfile/library's selector) with img's short name. Among several keys for one rule, the
+// lexically smallest.
 func docMatch(img string, images map[string]string) (string, bool) {
 	if v, ok := images[img]; ok {
 		return v, true
 	}
-	if strings.Contains(img, "@") {
-		return "", false
-	}
-	var latest []string
-	untagged, hasUntagged := "", false
+	var latest, untagged, selectors []string
 	name, _, _ := docSplitTag(img)
 	for k := range images {
-		if strings.Contains(k, "@") {
-			continue
+		if !strings.Contains(img, "@") && !strings.Contains(k, "@") {
+			if strings.TrimSuffix(k, ":latest") == strings.TrimSuffix(img, ":latest") {
+				latest = append(latest, k)
+			}
+			if _, tag, _ := docSplitTag(k); tag == "" && k == name {
+				untagged = append(untagged, k)
+			}
 		}
-		if strings.TrimSuffix(k, ":latest") == strings.TrimSuffix(img, ":latest") {
-			latest = append(latest, k)
-		}
-		if _, tag, _ := docSplitTag(k); tag == "" && k == name {
-			untagged, hasUntagged = k, true
+		if docSelects(k, img) {
+			selectors = append(selectors, k)
 		}
 	}
-	if len(latest) > 0 {
-		return images[slices.Min(latest)], true
-	}
-	if hasUntagged {
-		return images[untagged], true
+	for _, ks := range [][]string{latest, untagged, selectors} {
+		if len(ks) > 0 {
+			return images[slices.Min(ks)], true
+		}
 	}
 	return "", false
+}
+
+// docSelects is devfile/library v2.4.0's hasMatch for a relative image component name key
+// (pkg/devfile/imageNameSelector.go), except that an image that does not parse matches nothing.
+func docSelects(key, img string) bool {
+	k, err := reference.ParseNormalizedNamed(key)
+	if err != nil || k.String() == key {
+		return false // absolute names are no selectors
+	}
+	i, err := reference.ParseNormalizedNamed(img)
+	if err != nil {
+		return false
+	}
+	base := func(n reference.Named) string {
+		parts := strings.Split(reference.Path(n), "/")
+		return parts[len(parts)-1]
+	}
+	return base(k) == base(i)
 }
 
 // FuzzMatchImage checks matchImage against the documented rule with up to three keys (each
@@ -80,6 +97,10 @@ func FuzzMatchImage(f *testing.F) {
 		{"web:", "web", "", ""},
 		{"quay.io/me/web:v1", "web", "me/web", ""},
 		{"{{CONTAINER_IMAGE}}", "{{CONTAINER_IMAGE}}", "", ""},
+		{"quay.io/x/web:1.2@sha256:0000000000000000000000000000000000000000000000000000000000000000", "web", "", ""},
+		{"ghcr.io/u/web-db:1", "web", "org/web", "quay.io/web"},
+		{"docker.io/library/web", "org/web:v1", "docker.io/library/web:v2", ""},
+		{"Web", "web", "", ""},
 	} {
 		f.Add(s[0], s[1], s[2], s[3])
 	}
@@ -161,8 +182,8 @@ func diffImages(before, after any, path string, inContainer bool) ([]imageChange
 
 // FuzzPinImages pins the images of fuzzed manifests. PinImages must not panic; it may change
 // only the image of containers, initContainers and ephemeralContainers elements, each to what
-// matchImage gives, and returns how many it changed; pinning again changes nothing, since the
-// pinned references carry digests.
+// matchImage gives, and returns how many it changed; pinning again changes nothing, since an
+// image equal to a pinned reference is left alone.
 func FuzzPinImages(f *testing.F) {
 	const deployment = `apiVersion: apps/v1
 kind: Deployment
@@ -236,11 +257,6 @@ spec:
 		for _, c := range changes {
 			if to, ok := matchImage(c.from, images); !ok || to != c.to {
 				t.Fatalf("%s: %q pinned to %q; matchImage gives %q, %v", c.path, c.from, c.to, to, ok)
-			}
-		}
-		for _, v := range images {
-			if _, isKey := images[v]; isKey {
-				return // a value that is also a key may be pinned again
 			}
 		}
 		if again := PinImages(objs, images); again != 0 {

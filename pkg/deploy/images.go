@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -27,31 +28,43 @@ func SetLabels(objs []*unstructured.Unstructured, labels map[string]string) {
 }
 
 // PinImages replaces container images with the references of the images devtool built.
-// images maps an image name as written in the devfile (image component's imageName) to the
-// reference to deploy (usually a digest reference). Every "image" of every element of a
-// containers, initContainers or ephemeralContainers list, at any depth, is replaced when it
-// matches a key. This is odo's "image name as selector" rule:
+// images maps an image name as written in the devfile (image component's imageName, or the
+// repository devtool qualified it to) to the reference to deploy (usually a digest
+// reference). Every "image" of every element of a containers, initContainers or
+// ephemeralContainers list, at any depth, is replaced when it matches a key, by the first
+// rule that applies, among several keys the lexically smallest:
 //
-//   - an exact match ("web" matches "web", "reg/web:v1" matches "reg/web:v1");
-//   - a trailing ":latest" is ignored on both sides ("web" matches "web:latest" and
-//     "web:latest" matches "web");
-//   - a key without a tag matches the same name with any tag ("web" matches "web:v2"); a key
-//     with a tag other than latest only matches that tag.
+//  1. an exact match ("web" matches "web", "reg/web:v1" matches "reg/web:v1");
+//  2. equal once a trailing ":latest" is dropped on both sides ("web" matches "web:latest");
+//  3. a key without a tag matches the same name with any tag ("reg/web" matches "reg/web:v2");
+//  4. a relative key — one that github.com/distribution/reference normalises to something
+//     else, such as "web", "org/web:1" or "web@sha256:…" (not "quay.io/web" or
+//     "docker.io/library/web") — is a selector: it matches every image whose last path
+//     element is the key's, whatever registry, path, tag or digest the image carries
+//     ("web" matches "quay.io/x/web:1.2@sha256:…", not "web-db" nor "web/db").
 //
-// Digest references ("web@sha256:…") only match exactly. Exact matches win over the other
-// rules. It returns how many image values were replaced.
+// Rules 2 and 3 skip digest references. Rule 4 is devfile/library v2.4.0
+// pkg/devfile/imageNameSelector.go (replaceImageNames, hasMatch, getImageSimpleName), which
+// odo v3 uses for "image names as selectors"; unlike the library, an image that does not parse
+// as a reference (a leftover "{{VAR}}", upper case) is left alone instead of failing the
+// load. An image that already equals one of the references in images is left alone, so
+// pinning twice changes nothing. It returns how many image values were replaced.
 func PinImages(objs []*unstructured.Unstructured, images map[string]string) int {
 	if len(images) == 0 {
 		return 0
 	}
+	pinned := make(map[string]bool, len(images))
+	for _, v := range images {
+		pinned[v] = true
+	}
 	n := 0
 	for _, o := range objs {
-		n += pinIn(o.Object, images)
+		n += pinIn(o.Object, images, pinned)
 	}
 	return n
 }
 
-func pinIn(v any, images map[string]string) int {
+func pinIn(v any, images map[string]string, pinned map[string]bool) int {
 	n := 0
 	switch t := v.(type) {
 	case map[string]any:
@@ -63,7 +76,7 @@ func pinIn(v any, images map[string]string) int {
 						if !ok {
 							continue
 						}
-						if img, ok := cm["image"].(string); ok {
+						if img, ok := cm["image"].(string); ok && !pinned[img] {
 							if to, ok := matchImage(img, images); ok && to != img {
 								cm["image"] = to
 								n++
@@ -72,11 +85,11 @@ func pinIn(v any, images map[string]string) int {
 					}
 				}
 			}
-			n += pinIn(child, images)
+			n += pinIn(child, images, pinned)
 		}
 	case []any:
 		for _, child := range t {
-			n += pinIn(child, images)
+			n += pinIn(child, images, pinned)
 		}
 	}
 	return n
@@ -93,38 +106,60 @@ func isContainerList(k string) bool {
 	return false
 }
 
-// matchImage applies PinImages' rule to one image value.
+// matchImage applies PinImages' rules to one image value.
 func matchImage(img string, images map[string]string) (string, bool) {
 	if to, ok := images[img]; ok {
 		return to, true
 	}
-	if strings.Contains(img, "@") {
-		return "", false
-	}
+	digest := strings.Contains(img, "@")
 	imgNorm := strings.TrimSuffix(img, ":latest")
 	imgName, _ := splitTag(img)
-	// Deterministic despite map iteration: prefer a key that matches after ":latest"
-	// normalisation, then the untagged-key rule; among several, the lexically smallest key.
-	best, bestRank := "", 3
+	imgShort, imgParses := shortName(img)
+	// Deterministic despite map iteration: the lowest rule, then the lexically smallest key.
+	const none = 5
+	best, bestRank := "", none
 	for k := range images {
-		if strings.Contains(k, "@") {
-			continue
-		}
-		rank := 3
+		rank := none
 		switch {
-		case strings.TrimSuffix(k, ":latest") == imgNorm:
-			rank = 1
-		case !hasTag(k) && k == imgName:
+		case !digest && !strings.Contains(k, "@") && strings.TrimSuffix(k, ":latest") == imgNorm:
 			rank = 2
+		case !digest && !strings.Contains(k, "@") && !hasTag(k) && k == imgName:
+			rank = 3
+		case imgParses && isSelector(k, imgShort):
+			rank = 4
 		}
-		if rank < bestRank || (rank == bestRank && rank < 3 && k < best) {
+		if rank < bestRank || (rank == bestRank && rank < none && k < best) {
 			best, bestRank = k, rank
 		}
 	}
-	if bestRank == 3 {
+	if bestRank == none {
 		return "", false
 	}
 	return images[best], true
+}
+
+// isSelector reports whether key is a relative image name whose last path element is short
+// (devfile/library parseImageReference: relative when the normalised form differs).
+func isSelector(key, short string) bool {
+	ref, err := reference.ParseNormalizedNamed(key)
+	if err != nil || ref.String() == key {
+		return false
+	}
+	return lastElem(reference.Path(ref)) == short
+}
+
+// shortName is the last path element of ref's repository ("quay.io/x/web:1@sha256:…" →
+// "web"); ok is false when ref does not parse as an image reference.
+func shortName(ref string) (string, bool) {
+	r, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", false
+	}
+	return lastElem(reference.Path(r)), true
+}
+
+func lastElem(path string) string {
+	return path[strings.LastIndex(path, "/")+1:]
 }
 
 // splitTag splits "reg:5000/a/b:tag" into ("reg:5000/a/b", "tag"); the tag is "" if absent.

@@ -140,13 +140,37 @@ func translateSchemaErrors(text string, doc any) []Problem {
 			oneOf[it.field] = true
 		}
 	}
+	// A field or value that a newer schema adds explains the oneOf failures around it ("set
+	// exactly one component type" beside an image component in a 2.1.0 devfile): say which
+	// schemaVersion adds it instead.
+	hinted := map[int]Problem{}
+	for i, it := range items {
+		if path, msg, ok := versionHint(it.field, it.desc, doc); ok {
+			hinted[i] = Problem{Path: path, Message: msg}
+		}
+	}
+	explained := func(field string) bool {
+		for i := range hinted {
+			f := items[i].field
+			if f == field || field == "(root)" || strings.HasPrefix(f, field+".") {
+				return true
+			}
+		}
+		return false
+	}
 	var out []Problem
 	seen := map[Problem]bool{}
-	for _, it := range items {
+	for i, it := range items {
 		if oneOf[it.field] && !strings.Contains(it.desc, "(oneOf)") && strings.HasSuffix(it.desc, " is required") {
 			continue
 		}
-		p := Problem{Path: namedPath(it.field, doc), Message: schemaMessage(it.field, it.desc, doc)}
+		p, ok := hinted[i]
+		if !ok {
+			if strings.Contains(it.desc, "(oneOf)") && explained(it.field) {
+				continue
+			}
+			p = Problem{Path: namedPath(it.field, doc), Message: schemaMessage(it.field, it.desc, doc)}
+		}
 		if !seen[p] {
 			seen[p] = true
 			out = append(out, p)
@@ -255,7 +279,7 @@ func article(t string) string {
 func shortValue(v any) string {
 	s := fmt.Sprintf("%q", fmt.Sprint(v))
 	if _, ok := v.(string); !ok {
-		s = fmt.Sprint(v)
+		s = flowValue(v)
 	}
 	if len(s) > 60 {
 		s = s[:57] + "..."

@@ -90,8 +90,20 @@ func (o LoadOptions) withDefaults() LoadOptions {
 // Errors: every problem with the devfile (missing or unreadable file, bad YAML, schema and
 // library validation failures, unsupported parents, unreadable manifest uris) is a
 // *ValidationError whose Problems name components and commands; the underlying I/O error, if any,
-// is its Err. A cancelled ctx returns an error wrapping ctx.Err() instead.
+// is its Err. A cancelled ctx returns an error wrapping ctx.Err() instead. Problems come
+// sorted by path, then message, whatever order the library found them in, and never show Go
+// types (see tidy).
 func Load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) {
+	d, err := load(ctx, path, opts)
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		ve.tidy()
+	}
+	return d, err
+}
+
+// load is Load before its problems are sorted and tidied.
+func load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) {
 	opts = opts.withDefaults()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("loading devfile: %w", err)
