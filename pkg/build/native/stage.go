@@ -20,7 +20,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -352,7 +351,7 @@ func (s *stage) from(ctx context.Context, in instruction) error {
 	if err != nil {
 		return fmt.Errorf("FROM %s: %w", ref, err)
 	}
-	img, err := remote.Image(r, s.b.remoteOptions(ctx, s.platform)...)
+	img, err := s.b.pull(ctx, r, s.platform)
 	if err != nil {
 		return fmt.Errorf("FROM %s: %w", ref, baseError(err, r.Context().RegistryStr()))
 	}
