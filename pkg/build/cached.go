@@ -365,7 +365,7 @@ func (rr remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, 
 		if ctx.Err() != nil {
 			return "", false, fmt.Errorf("looking up %s in registry %s: %w", ref, host, ctx.Err())
 		}
-		if xe := RegistryError(err, host); xe != err {
+		if xe, ok := RegistryError(err, host); ok {
 			return "", false, fmt.Errorf("looking up %s: %w", ref, xe)
 		}
 		return "", false, fmt.Errorf("looking up %s in registry %s (check that the registry is reachable, and that you are logged in if it is private): %w", ref, host, err)

@@ -211,25 +211,25 @@ func (t *policyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // RegistryError explains err, a failure talking to registry host, when the cause is one the
 // user fixes outside devtool: a certificate signed by an unknown authority (give the CA with
 // --registry-ca or registries.yaml, or mark the registry insecure), or missing or refused
-// credentials (log in with docker/podman login). Other errors are returned unchanged. The
-// result wraps err.
-func RegistryError(err error, host string) error {
+// credentials (log in with docker/podman login); ok is false, and err returned unchanged,
+// for other errors. The result wraps err.
+func RegistryError(err error, host string) (_ error, ok bool) {
 	if err == nil {
-		return nil
+		return nil, false
 	}
 	var ua x509.UnknownAuthorityError
 	var cv *tls.CertificateVerificationError
 	var hn x509.HostnameError
 	switch {
 	case errors.As(err, &ua), errors.As(err, &cv) && errors.As(cv.Err, &ua):
-		return fmt.Errorf("registry %s presents a certificate signed by an unknown authority: give its CA bundle with --registry-ca %s=CA.pem (or \"ca:\" in registries.yaml), or mark it insecure: %w", host, host, err)
+		return fmt.Errorf("registry %s presents a certificate signed by an unknown authority: give its CA bundle with --registry-ca %s=CA.pem (or \"ca:\" in registries.yaml), or mark it insecure: %w", host, host, err), true
 	case errors.As(err, &hn):
-		return fmt.Errorf("registry %s presents a certificate for another name: %w", host, err)
+		return fmt.Errorf("registry %s presents a certificate for another name: %w", host, err), true
 	}
 	var terr *transport.Error
 	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
 		return fmt.Errorf("registry %s refused access (HTTP %d): log in with `docker login %s` or `podman login %s` (devtool reads DOCKER_CONFIG/config.json and REGISTRY_AUTH_FILE/auth.json): %w",
-			host, terr.StatusCode, host, host, err)
+			host, terr.StatusCode, host, host, err), true
 	}
-	return err
+	return err, false
 }

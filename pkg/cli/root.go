@@ -54,6 +54,7 @@ type globals struct {
 	buildArgEnv   []string
 	allowOutside  bool
 	getenv        func(string) (string, bool)
+	registries    registryFlags
 	closers       []func()
 }
 
@@ -91,6 +92,7 @@ check, apply, rollout), 130 cancelled.`,
 	pf.BoolVar(&g.strict, "strict", false, "treat undefined {{variables}} as errors")
 	pf.StringArrayVar(&g.buildArgEnv, "build-arg-env", nil, "let the build arg NAME, given without a value in dockerfile.args, take its value from the environment (repeatable; otherwise only --var/--var-file/devfile variables fill it)")
 	pf.BoolVar(&g.allowOutside, "allow-outside-project", false, "let build contexts and Dockerfiles resolve outside the project directory")
+	addRegistryFlags(pf, &g.registries)
 	pf.StringVar(&g.imageRegistry, "image-registry", "", "registry for relative image names, e.g. 127.0.0.1:5000/me (env DEVTOOL_IMAGE_REGISTRY)")
 
 	root.AddCommand(
@@ -168,7 +170,8 @@ func (g *globals) validateCommon() error {
 			g.imageRegistry = v
 		}
 	}
-	return nil
+	_, err := g.resolveRegistries()
+	return err
 }
 
 func (g *globals) logger() *slog.Logger {

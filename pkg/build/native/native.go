@@ -471,7 +471,7 @@ func parsePlatforms(raw []string) ([]targetPlatform, error) {
 // registryError makes ggcr's errors say what the user needs: an image that does not exist,
 // or a registry that cannot be reached.
 func registryError(err error, registry string) error {
-	if xe := build.RegistryError(err, registry); xe != err {
+	if xe, ok := build.RegistryError(err, registry); ok {
 		return xe
 	}
 	var ne *net.OpError
