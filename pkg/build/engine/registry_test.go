@@ -1,0 +1,119 @@
+package engine_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/build/engine"
+	"github.com/devtool/devtool/test/testenv"
+)
+
+// TestBuildahSecureRegistries: buildah builds a RUN Dockerfile whose base image is on, and
+// pushes to, (1) a registry requiring basic auth, with the credentials from a docker config
+// file (given to buildah as --authfile), and (2) a registry served over TLS with a private CA
+// (given as --cert-dir, TLS verification on). The pushed image is pulled back and its RUN
+// output checked; the password is not in the build log.
+func TestBuildahSecureRegistries(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	const user, password = "bob", "engine-pa55"
+	base, err := testenv.PushBusybox(context.Background(), testenv.StartRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseImg, err := remote.Image(mustParse(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	authReg := testenv.StartSecureRegistry(t, user, password, false)
+	tlsReg := testenv.StartSecureRegistry(t, "", "", true)
+	basic := &authn.Basic{Username: user, Password: password}
+	tests := []struct {
+		name   string
+		host   string
+		policy build.RegistryPolicy
+		pull   []remote.Option
+	}{
+		{"basic auth", authReg.Host, build.RegistryPolicy{Auth: build.Credentials{DockerConfig: testenv.WriteDockerConfig(t, authReg.Host, user, password)}},
+			[]remote.Option{remote.WithAuth(basic)}},
+		{"private CA", tlsReg.Host, build.RegistryPolicy{Registries: []build.RegistryConfig{{Host: tlsReg.Host, CAFile: tlsReg.CAFile}}}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr, err := tc.policy.Transport(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := append([]remote.Option{remote.WithTransport(tr)}, tc.pull...)
+			privBase := tc.host + "/base/busybox:1"
+			if err := remote.Write(mustParse(t, privBase).(name.Tag), baseImg, opts...); err != nil {
+				t.Fatalf("seeding %s: %v", privBase, err)
+			}
+			req := project(t, "FROM "+privBase+"\nRUN echo built-by-buildah > /out.txt\nCOPY app.txt /app.txt\n")
+			req.Repository, req.Tag, req.Push = tc.host+"/app", "v1", true
+			dir := t.TempDir()
+			b := engine.New(engine.Buildah, engine.WithRegistryPolicy(tc.policy), engine.WithGlobalFlags(
+				"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"))
+			var log bytes.Buffer
+			res, err := b.Build(context.Background(), req, &log)
+			if err != nil {
+				t.Fatalf("Build: %v\n%s", err, log.String())
+			}
+			if strings.Contains(log.String(), password) {
+				t.Errorf("the build log shows the password")
+			}
+			if tc.host == tlsReg.Host && strings.Contains(log.String(), "--tls-verify=false") {
+				t.Errorf("buildah ran with --tls-verify=false for a registry with a CA:\n%s", log.String())
+			}
+			img, err := remote.Image(mustParse(t, req.Repository+"@"+res.Digest), opts...)
+			if err != nil {
+				t.Fatalf("pulling the pushed image back: %v", err)
+			}
+			files := extract(t, img)
+			if files["out.txt"] != "built-by-buildah\n" || files["app.txt"] != "from the build context\n" {
+				t.Errorf("pushed image: out.txt %q, app.txt %q", files["out.txt"], files["app.txt"])
+			}
+		})
+	}
+}
+
+func mustParse(t *testing.T, ref string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func extract(t *testing.T, img v1.Image) map[string]string {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	files := map[string]string{}
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			b, _ := io.ReadAll(tr)
+			files[strings.TrimPrefix(h.Name, "/")] = string(b)
+		}
+	}
+}
