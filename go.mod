@@ -42,8 +42,9 @@ require (
 	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
 	github.com/distribution/reference v0.6.0 // indirect
 	// Held at v28 (see buildkit above): oras-go v1 uses docker/cli/cli/config APIs removed in v29.
-	// This also keeps go-containerregistry at v0.20.x.
-	github.com/docker/cli v28.2.2+incompatible // indirect
+	// This also keeps go-containerregistry at v0.20.x. Used directly by pkg/build
+	// (cli/config/configfile: docker config, auth.json and credential helpers), as ggcr's authn does.
+	github.com/docker/cli v28.2.2+incompatible
 	github.com/docker/distribution v2.8.3+incompatible // indirect
 	github.com/docker/docker v28.2.2+incompatible // indirect
 	github.com/docker/docker-credential-helpers v0.9.5 // indirect
