@@ -215,7 +215,15 @@ func TestBuildPushAuthRegistry(t *testing.T) {
 	if reg.Requests() != before {
 		t.Errorf("the registry served %d requests without credentials", reg.Requests()-before)
 	}
-	_ = errOut
+	// A wrong password: refused, and neither password is printed.
+	wrong := map[string]string{"DOCKER_CONFIG": testenv.WriteDockerConfig(t, reg.Host, user, "wrong-"+password)}
+	out, errOut, err = runCLIEnv(t, wrong, "build", "--push", "--builder", "native", "--tag", "v3", "--devfile", dir, "-o", "json", "--progress", "json", "-v")
+	if err == nil || !strings.Contains(err.Error(), "refused access") {
+		t.Errorf("wrong password: error %v, want refused access", err)
+	}
+	if strings.Contains(out+errOut+err.Error(), password) {
+		t.Errorf("wrong password: a password is printed:\n%s\n%s", out, errOut)
+	}
 }
 
 // TestBuildPushTLSRegistry: a registry served over HTTPS with a private CA works with the CA
