@@ -19,8 +19,8 @@
 // (loopback registries qualify unless the policy gives them a CA or marks them secure): for a
 // push to such a registry, and for a build whose every pulled image is on one. buildah and
 // podman also get --cert-dir (the policy's CA bundles) and --authfile (the policy's
-// credentials) for the registries the build touches, right after the subcommand
-// (registryFiles).
+// credentials) for the registries the build touches, and the build gets --registries-conf
+// when a pulled registry has mirrors, right after the subcommand (registryFiles).
 //
 // The package reads no environment variables itself. Machine-specific engine settings belong
 // in the engines' own configuration, which they read from the environment devtool passes
@@ -268,12 +268,12 @@ func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (b
 		return build.Result{}, fmt.Errorf("image %q: reading the Dockerfile: %w", req.Name, err)
 	}
 	tlsOff := insecurePulls(dockerfile, req.Args, e.cfg.policy)
-	regFlags, cleanup, err := e.registryFiles(buildHosts(dockerfile, req.Args, ref, req.Push))
+	regFlags, buildOnly, cleanup, err := e.registryFiles(e.buildHosts(dockerfile, req.Args, ref, req.Push))
 	defer cleanup()
 	if err != nil {
 		return build.Result{}, fmt.Errorf("image %q: %w", req.Name, err)
 	}
-	if _, err := e.run(ctx, req.Name, e.withFlags(e.buildArgv(bin, req, ref, tlsOff), regFlags), log); err != nil {
+	if _, err := e.run(ctx, req.Name, e.withFlags(e.buildArgv(bin, req, ref, tlsOff), append(append([]string(nil), regFlags...), buildOnly...)), log); err != nil {
 		return build.Result{}, err
 	}
 	res := build.Result{Name: req.Name, Repository: req.Repository, Tag: req.Tag, Builder: e.Name()}

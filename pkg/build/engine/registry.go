@@ -27,10 +27,10 @@ import (
 // docker gets no flags: its daemon owns TLS (/etc/docker/certs.d) and the CLI reads its own
 // config (DOCKER_CONFIG, passed through in the environment). Errors name the registry, never
 // a credential.
-func (e *engine) registryFiles(hosts []string) (flags []string, cleanup func(), err error) {
+func (e *engine) registryFiles(hosts, pulls []string) (flags, buildOnly []string, cleanup func(), err error) {
 	cleanup = func() {}
 	if e.kind == Docker || len(hosts) == 0 {
-		return nil, cleanup, nil
+		return nil, nil, cleanup, nil
 	}
 	sort.Strings(hosts)
 	var dir string
@@ -56,30 +56,30 @@ func (e *engine) registryFiles(hosts []string) (flags []string, cleanup func(), 
 		if ca := e.cfg.policy.CAFile(h); ca != "" && !e.cfg.policy.IsInsecure(h) {
 			pem, err := os.ReadFile(ca)
 			if err != nil {
-				return nil, cleanup, fmt.Errorf("registry %s: CA bundle: %w", h, err)
+				return nil, nil, cleanup, fmt.Errorf("registry %s: CA bundle: %w", h, err)
 			}
 			if err := mkdir(); err != nil {
-				return nil, cleanup, err
+				return nil, nil, cleanup, err
 			}
 			hd := filepath.Join(dir, "certs")
 			if err := os.MkdirAll(hd, 0o700); err != nil {
-				return nil, cleanup, err
+				return nil, nil, cleanup, err
 			}
 			if err := os.WriteFile(filepath.Join(hd, strings.NewReplacer(":", "_", "[", "", "]", "").Replace(h)+".crt"), pem, 0o600); err != nil {
-				return nil, cleanup, err
+				return nil, nil, cleanup, err
 			}
 			certs = true
 		}
 		doc, found, err := e.cfg.policy.DockerConfigJSON(h)
 		if err != nil {
-			return nil, cleanup, err
+			return nil, nil, cleanup, err
 		}
 		if found {
 			var d struct {
 				Auths map[string]json.RawMessage `json:"auths"`
 			}
 			if err := json.Unmarshal(doc, &d); err != nil {
-				return nil, cleanup, fmt.Errorf("registry %s: credentials: %w", h, err)
+				return nil, nil, cleanup, fmt.Errorf("registry %s: credentials: %w", h, err)
 			}
 			for k, v := range d.Auths {
 				auths[k] = v
@@ -91,35 +91,74 @@ func (e *engine) registryFiles(hosts []string) (flags []string, cleanup func(), 
 	}
 	if len(auths) > 0 {
 		if err := mkdir(); err != nil {
-			return nil, cleanup, err
+			return nil, nil, cleanup, err
 		}
 		b, err := json.Marshal(map[string]any{"auths": auths})
 		if err != nil {
-			return nil, cleanup, err
+			return nil, nil, cleanup, err
 		}
 		f := filepath.Join(dir, "auth.json")
 		if err := os.WriteFile(f, b, 0o600); err != nil {
-			return nil, cleanup, err
+			return nil, nil, cleanup, err
 		}
 		flags = append(flags, "--authfile", f)
 	}
-	return flags, cleanup, nil
+	if conf := e.registriesConf(pulls); conf != "" {
+		if err := mkdir(); err != nil {
+			return nil, nil, cleanup, err
+		}
+		f := filepath.Join(dir, "registries.conf")
+		if err := os.WriteFile(f, []byte(conf), 0o600); err != nil {
+			return nil, nil, cleanup, err
+		}
+		buildOnly = append(buildOnly, "--registries-conf", f)
+	}
+	return flags, buildOnly, cleanup, nil
 }
 
-// buildHosts are the registries a build touches: the push target's (when pushing) and those
-// of the images the Dockerfile pulls.
-func buildHosts(dockerfile []byte, args []string, ref string, push bool) []string {
-	var hosts []string
-	if push {
-		hosts = append(hosts, registryHost(ref))
+// registriesConf is a containers-registries.conf(5) (v2) document giving the policy's mirrors
+// of the pulled registries, or "" when none has one. It replaces the system registries.conf
+// for the build, so it also sets unqualified-search-registries = ["docker.io"] (docker's
+// short-name rule) and marks insecure registries and mirrors as the policy says.
+func (e *engine) registriesConf(pulls []string) string {
+	var b strings.Builder
+	seen := map[string]bool{}
+	for _, h := range pulls {
+		ms := e.cfg.policy.Mirrors(h)
+		if len(ms) == 0 || seen[h] {
+			continue
+		}
+		seen[h] = true
+		fmt.Fprintf(&b, "\n[[registry]]\nlocation = %q\ninsecure = %t\n", h, e.cfg.policy.IsInsecure(h))
+		for _, m := range ms {
+			fmt.Fprintf(&b, "[[registry.mirror]]\nlocation = %q\ninsecure = %t\n", m, e.cfg.policy.IsInsecure(registryHost(m+"/x")))
+		}
 	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "unqualified-search-registries = [\"docker.io\"]\n" + b.String()
+}
+
+// buildHosts are the registries a build touches (hosts): the push target's (when pushing)
+// and those of the images the Dockerfile pulls (pulls), with their mirrors.
+func (e *engine) buildHosts(dockerfile []byte, args []string, ref string, push bool) (hosts, pulls []string) {
 	images, _ := pulledImages(dockerfile, args)
 	for _, img := range images {
 		if r, err := name.ParseReference(img); err == nil {
-			hosts = append(hosts, r.Context().RegistryStr())
+			pulls = append(pulls, r.Context().RegistryStr())
 		}
 	}
-	return hosts
+	hosts = append(hosts, pulls...)
+	for _, h := range pulls {
+		for _, m := range e.cfg.policy.Mirrors(h) {
+			hosts = append(hosts, registryHost(m+"/x"))
+		}
+	}
+	if push {
+		hosts = append(hosts, registryHost(ref))
+	}
+	return hosts, pulls
 }
 
 // withFlags inserts flags right after the subcommand of argv (program, global flags,

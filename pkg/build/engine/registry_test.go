@@ -117,3 +117,46 @@ func extract(t *testing.T, img v1.Image) map[string]string {
 		}
 	}
 }
+
+// TestBuildahMirror: with a mirror configured for the base image's registry, buildah gets a
+// registries.conf (--registries-conf) naming it and pulls the base from the mirror; the
+// registry itself does not have the image, so without the mirror the build fails.
+func TestBuildahMirror(t *testing.T) {
+	requireEngine(t, engine.Buildah)
+	base, err := testenv.PushBusybox(context.Background(), testenv.StartRegistry(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	upstream, mirror, target := testenv.StartRegistry(t), testenv.StartRegistry(t), testenv.StartRegistry(t)
+	img, err := remote.Image(mustParse(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(mustParse(t, mirror+"/base/busybox:1").(name.Tag), img); err != nil {
+		t.Fatal(err)
+	}
+	req := project(t, "FROM "+upstream+"/base/busybox:1\nRUN echo via-mirror > /out.txt\n")
+	req.Repository, req.Tag, req.Push = target+"/app", "v1", true
+	build1 := func(p build.RegistryPolicy) (build.Result, string, error) {
+		dir := t.TempDir()
+		b := engine.New(engine.Buildah, engine.WithRegistryPolicy(p), engine.WithGlobalFlags(
+			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"))
+		var log bytes.Buffer
+		res, err := b.Build(context.Background(), req, &log)
+		return res, log.String(), err
+	}
+	res, log, err := build1(build.RegistryPolicy{Registries: []build.RegistryConfig{{Host: upstream, Mirrors: []string{mirror}}}})
+	if err != nil {
+		t.Fatalf("Build with the mirror: %v\n%s", err, log)
+	}
+	got, err := remote.Image(mustParse(t, req.Repository+"@"+res.Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := extract(t, got)["out.txt"]; f != "via-mirror\n" {
+		t.Errorf("out.txt = %q", f)
+	}
+	if _, log, err := build1(build.RegistryPolicy{}); err == nil {
+		t.Errorf("Build without the mirror succeeded; the test proves nothing:\n%s", log)
+	}
+}
