@@ -138,6 +138,21 @@ func TestCreatePullSecret(t *testing.T) {
 		t.Errorf("render does not show the redacted Secret:\n%s", out)
 	}
 
+	// diff with the same credentials: nothing differs (the Secret and imagePullSecrets
+	// included), and the Secret's values are masked.
+	out, errOut, err = devtoolEnv(t, env, append([]string{"diff", "--create-pull-secret", "-o", "json"}, common...)...)
+	if err != nil {
+		t.Errorf("diff after deploy: %v (want no differences)\n%s", err, out)
+	}
+	noSecret("diff", out+errOut)
+	// Another password: the Secret differs, masked.
+	other := map[string]string{"DOCKER_CONFIG": testenv.WriteDockerConfig(t, reg.Host, user, "other-pass")}
+	out, errOut, err = devtoolEnv(t, other, append([]string{"diff", "--create-pull-secret"}, common...)...)
+	if err == nil || !strings.Contains(out, "devtool-pull-hello") || strings.Contains(out+errOut, "other-pass") {
+		t.Errorf("diff with other credentials: err %v, want a difference in the masked Secret:\n%s", err, out)
+	}
+	noSecret("diff (other credentials)", out+errOut)
+
 	if _, _, err := devtoolEnv(t, env, "undeploy", "--devfile", dir, "--kubeconfig", e.kubeconfig); err != nil {
 		t.Fatalf("undeploy: %v", err)
 	}
