@@ -392,7 +392,7 @@ func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			r.Body.Close()
 		}
-		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or marked insecure (list it in %s)", r.URL.Host, EnvInsecureRegistries)
+		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or marked insecure (mark it with --insecure-registry %s, %s or \"insecure: true\" in registries.yaml)", r.URL.Host, r.URL.Host, EnvInsecureRegistries)
 	}
 	return t.rt.RoundTrip(r)
 }
