@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,13 +21,19 @@ import (
 	"github.com/devtool/devtool/test/testenv"
 )
 
-// TestBuildahSecureRegistries: buildah builds a RUN Dockerfile whose base image is on, and
-// pushes to, (1) a registry requiring basic auth, with the credentials from a docker config
-// file (given to buildah as --authfile), and (2) a registry served over TLS with a private CA
-// (given as --cert-dir, TLS verification on). The pushed image is pulled back and its RUN
-// output checked; the password is not in the build log.
-func TestBuildahSecureRegistries(t *testing.T) {
-	requireEngine(t, engine.Buildah)
+// TestEngineSecureRegistries: buildah and podman build a RUN Dockerfile whose base image is
+// on, and push to, (1) a registry requiring basic auth, with the credentials from a docker
+// config file (given to the engine as --authfile), and (2) a registry served over TLS with a
+// private CA (given as --cert-dir, TLS verification on). The pushed image is pulled back and
+// its RUN output checked; the password is not in the build log.
+func TestEngineSecureRegistries(t *testing.T) {
+	for _, k := range []engine.Kind{engine.Buildah, engine.Podman} {
+		t.Run(string(k), func(t *testing.T) { testSecureRegistries(t, k) })
+	}
+}
+
+func testSecureRegistries(t *testing.T, k engine.Kind) {
+	requireEngine(t, k)
 	const user, password = "bob", "engine-pa55"
 	base, err := testenv.PushBusybox(context.Background(), testenv.StartRegistry(t))
 	if err != nil {
@@ -60,11 +67,9 @@ func TestBuildahSecureRegistries(t *testing.T) {
 			if err := remote.Write(mustParse(t, privBase).(name.Tag), baseImg, opts...); err != nil {
 				t.Fatalf("seeding %s: %v", privBase, err)
 			}
-			req := project(t, "FROM "+privBase+"\nRUN echo built-by-buildah > /out.txt\nCOPY app.txt /app.txt\n")
+			req := project(t, "FROM "+privBase+"\nRUN echo built-by-engine > /out.txt\nCOPY app.txt /app.txt\n")
 			req.Repository, req.Tag, req.Push = tc.host+"/app", "v1", true
-			dir := t.TempDir()
-			b := engine.New(engine.Buildah, engine.WithRegistryPolicy(tc.policy), engine.WithGlobalFlags(
-				"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"))
+			b := policyEngine(t, k, tc.policy)
 			var log bytes.Buffer
 			res, err := b.Build(context.Background(), req, &log)
 			if err != nil {
@@ -74,18 +79,36 @@ func TestBuildahSecureRegistries(t *testing.T) {
 				t.Errorf("the build log shows the password")
 			}
 			if tc.host == tlsReg.Host && strings.Contains(log.String(), "--tls-verify=false") {
-				t.Errorf("buildah ran with --tls-verify=false for a registry with a CA:\n%s", log.String())
+				t.Errorf("the engine ran with --tls-verify=false for a registry with a CA:\n%s", log.String())
 			}
 			img, err := remote.Image(mustParse(t, req.Repository+"@"+res.Digest), opts...)
 			if err != nil {
 				t.Fatalf("pulling the pushed image back: %v", err)
 			}
 			files := extract(t, img)
-			if files["out.txt"] != "built-by-buildah\n" || files["app.txt"] != "from the build context\n" {
+			if files["out.txt"] != "built-by-engine\n" || files["app.txt"] != "from the build context\n" {
 				t.Errorf("pushed image: out.txt %q, app.txt %q", files["out.txt"], files["app.txt"])
 			}
 		})
 	}
+}
+
+// policyEngine is newEngine's engine (storage private to the test) with registry policy p.
+func policyEngine(t *testing.T, k engine.Kind, p build.RegistryPolicy) build.Builder {
+	t.Helper()
+	// podman refuses a runroot longer than 50 characters: t.TempDir's names are too long.
+	dir, err := os.MkdirTemp("", "dt-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	flags := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}
+	opts := []engine.Option{engine.WithRegistryPolicy(p)}
+	if k == engine.Podman {
+		flags = append(flags, "--cgroup-manager", "cgroupfs", "--events-backend", "file")
+		opts = append(opts, engine.WithIsolation("chroot"))
+	}
+	return engine.New(k, append(opts, engine.WithGlobalFlags(flags...))...)
 }
 
 func mustParse(t *testing.T, ref string) name.Reference {
@@ -118,11 +141,17 @@ func extract(t *testing.T, img v1.Image) map[string]string {
 	}
 }
 
-// TestBuildahMirror: with a mirror configured for the base image's registry, buildah gets a
-// registries.conf (--registries-conf) naming it and pulls the base from the mirror; the
-// registry itself does not have the image, so without the mirror the build fails.
-func TestBuildahMirror(t *testing.T) {
-	requireEngine(t, engine.Buildah)
+// TestEngineMirror: with a mirror configured for the base image's registry, buildah and
+// podman get a registries.conf (--registries-conf) naming it and pull the base from the
+// mirror; the registry itself does not have the image, so without the mirror the build fails.
+func TestEngineMirror(t *testing.T) {
+	for _, k := range []engine.Kind{engine.Buildah, engine.Podman} {
+		t.Run(string(k), func(t *testing.T) { testMirror(t, k) })
+	}
+}
+
+func testMirror(t *testing.T, k engine.Kind) {
+	requireEngine(t, k)
 	base, err := testenv.PushBusybox(context.Background(), testenv.StartRegistry(t))
 	if err != nil {
 		t.Fatal(err)
@@ -138,9 +167,7 @@ func TestBuildahMirror(t *testing.T) {
 	req := project(t, "FROM "+upstream+"/base/busybox:1\nRUN echo via-mirror > /out.txt\n")
 	req.Repository, req.Tag, req.Push = target+"/app", "v1", true
 	build1 := func(p build.RegistryPolicy) (build.Result, string, error) {
-		dir := t.TempDir()
-		b := engine.New(engine.Buildah, engine.WithRegistryPolicy(p), engine.WithGlobalFlags(
-			"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"))
+		b := policyEngine(t, k, p)
 		var log bytes.Buffer
 		res, err := b.Build(context.Background(), req, &log)
 		return res, log.String(), err
