@@ -86,7 +86,11 @@ func (pp *prepared) addPullSecret(ns string, creds PullSecretCredentials) error 
 		if !ok {
 			continue
 		}
-		for _, o := range deploy.AddImagePullSecret(a.objs, secret) {
+		deploy.AddImagePullSecret(a.objs, secret)
+		for _, o := range a.objs {
+			if len(deploy.PodSpecs(o)) == 0 {
+				continue
+			}
 			ons := o.GetNamespace()
 			if ons == "" {
 				ons = ns
