@@ -44,8 +44,9 @@ require (
 	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d // indirect
 	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
 	// Required as v29 by source-to-image; replaced by v28.2.2 at the end of this file: oras-go v1
-	// uses docker/cli/cli/config APIs removed in v29.
-	github.com/docker/cli v29.2.1+incompatible // indirect
+	// uses docker/cli/cli/config APIs removed in v29. Used directly by pkg/build
+	// (cli/config/configfile: docker config, auth.json and credential helpers), as ggcr's authn does.
+	github.com/docker/cli v29.2.1+incompatible
 	github.com/docker/distribution v2.8.3+incompatible // indirect
 	github.com/docker/docker v28.5.2+incompatible // indirect
 	github.com/docker/docker-credential-helpers v0.9.5 // indirect

@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -19,7 +18,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -338,10 +336,11 @@ type Registry interface {
 }
 
 // RemoteRegistry returns the Registry that asks the registry itself, with a manifest HEAD
-// request (go-containerregistry remote.Head). Credentials come from the docker config
-// (~/.docker/config.json, credential helpers: authn.DefaultKeychain). Registries for which
-// p.IsInsecure holds (loopback, p.Insecure) are reached over plain HTTP, or HTTPS without
-// certificate verification; plain HTTP to any other registry is refused (HTTPSOnly).
+// request (go-containerregistry remote.Head), through p.Transport with p's credentials
+// (p.Auth: docker config, credential helpers, auth.json). Registries for which p.IsInsecure
+// holds (loopback, p.Insecure) are reached over plain HTTP, or HTTPS without certificate
+// verification; a registry with a CA bundle is verified against it; plain HTTP to any other
+// registry is refused (HTTPSOnly).
 //
 // Errors name the registry host and say to check that it is reachable.
 func RemoteRegistry(p RegistryPolicy) Registry { return remoteRegistry{policy: p} }
@@ -356,19 +355,20 @@ func (rr remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, 
 		return "", false, fmt.Errorf("parsing image reference %q: %w", ref, err)
 	}
 	host := r.Context().RegistryStr()
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
-	var tr http.RoundTripper = remote.DefaultTransport
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(rr.policy.Keychain())}
 	if rr.policy.IsInsecure(host) {
 		if r, err = name.ParseReference(ref, name.Insecure); err != nil {
 			return "", false, fmt.Errorf("parsing image reference %q: %w", ref, err)
 		}
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user marked this registry insecure
-		tr = t
 	}
-	// ggcr also falls back to plain HTTP for RFC 1918 addresses and *.local hosts; only the
-	// registries the policy names may be reached without TLS.
-	opts = append(opts, remote.WithTransport(HTTPSOnly(tr, rr.policy.IsInsecure)))
+	// The policy's transport: CA bundles, no verification for insecure registries, and plain
+	// HTTP only to them (ggcr also falls back to plain HTTP for RFC 1918 addresses and *.local
+	// hosts).
+	tr, err := rr.policy.Transport(remote.DefaultTransport)
+	if err != nil {
+		return "", false, err
+	}
+	opts = append(opts, remote.WithTransport(tr))
 	desc, err := remote.Head(r, opts...)
 	if err != nil {
 		if notFound(err) {
@@ -376,6 +376,9 @@ func (rr remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, 
 		}
 		if ctx.Err() != nil {
 			return "", false, fmt.Errorf("looking up %s in registry %s: %w", ref, host, ctx.Err())
+		}
+		if xe, ok := RegistryError(err, host); ok {
+			return "", false, fmt.Errorf("looking up %s: %w", ref, xe)
 		}
 		return "", false, fmt.Errorf("looking up %s in registry %s (check that the registry is reachable, and that you are logged in if it is private): %w", ref, host, err)
 	}
@@ -401,7 +404,7 @@ func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 		if r.Body != nil {
 			r.Body.Close()
 		}
-		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or marked insecure (list it in %s)", r.URL.Host, EnvInsecureRegistries)
+		return nil, fmt.Errorf("refusing plain HTTP to %s: the registry is not loopback or marked insecure (mark it with --insecure-registry %s, %s or \"insecure: true\" in registries.yaml)", r.URL.Host, r.URL.Host, EnvInsecureRegistries)
 	}
 	return t.rt.RoundTrip(r)
 }

@@ -62,10 +62,15 @@ func (s builderSettings) engineOptions(k engine.Kind) []engine.Option {
 	return append(engine.EnvOptions(k, s.getenv), engine.WithRegistryPolicy(s.policy))
 }
 
-// registryPolicy is the registry policy of this invocation.
+// registryPolicy is the registry policy of this invocation (resolveRegistries; validateCommon
+// has reported its errors, so a failure here leaves only the insecure list).
 func (g *globals) registryPolicy() build.RegistryPolicy {
-	v, _ := g.getenv(build.EnvInsecureRegistries)
-	return build.RegistryPolicy{Insecure: build.ParseRegistryList(v)}
+	p, err := g.resolveRegistries()
+	if err != nil {
+		v, _ := g.getenv(build.EnvInsecureRegistries)
+		return build.RegistryPolicy{Insecure: build.ParseRegistryList(v)}
+	}
+	return p
 }
 
 // newBuilder returns the builder --builder names, wrapped in build.Cached.

@@ -173,6 +173,7 @@ func writePlanText(w io.Writer, p *plan.Plan) {
 
 func newRenderCommand(g *globals) *cobra.Command {
 	var command string
+	var pullSecret bool
 	c := &cobra.Command{
 		Use:   "render",
 		Short: "Print the fully resolved manifests, Jobs of exec commands and templated Helm charts without touching the cluster",
@@ -185,7 +186,11 @@ func newRenderCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rendered, warnings, err := run.NewRender(&run.Configuration{Version: Version, Charts: g.chartLoader()}).Run(cmd.Context(), proj, p)
+			r := run.NewRender(&run.Configuration{Version: Version, Charts: g.chartLoader()})
+			if pullSecret {
+				r.PullSecret = g.registryPolicy().DockerConfigJSON
+			}
+			rendered, warnings, err := r.Run(cmd.Context(), proj, p)
 			g.warn(warnings, err)
 			if err != nil {
 				return err
@@ -216,6 +221,7 @@ func newRenderCommand(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&command, "command", "", "command id to render instead of the default deploy command")
+	c.Flags().BoolVar(&pullSecret, "create-pull-secret", false, "also render the image pull Secret deploy --create-pull-secret applies (its data shown as REDACTED) and the imagePullSecrets it adds")
 	return c
 }
 

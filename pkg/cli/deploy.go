@@ -22,6 +22,7 @@ type deployOptions struct {
 	command, dryRun, imagesFile string
 	force, adopt, prune         bool
 	writeIDEState               bool
+	createPullSecret            bool
 	wait, execTimeout           time.Duration
 	waitSet                     bool
 
@@ -55,6 +56,7 @@ func newDeployCommand(g *globals) *cobra.Command {
 	f.DurationVar(&o.wait, "wait", 0, "after applying, wait until every object has rolled out (kstatus Current), at most this long; a bare --wait waits "+deploy.DefaultWaitTimeout.String()+" (give a duration as --wait=10m); on failure, show why (Pods, events)")
 	f.Lookup("wait").NoOptDefVal = deploy.DefaultWaitTimeout.String()
 	f.DurationVar(&o.execTimeout, "exec-timeout", deploy.DefaultJobTimeout, "how long each exec command of the deploy (run as a Kubernetes Job, as odo does) may take to complete")
+	f.BoolVar(&o.createPullSecret, "create-pull-secret", false, "create or update an image pull Secret (devtool-pull-<devfile name>) with the credentials of the registries the images are pushed to, in each namespace the deploy runs workloads in, and list it in their imagePullSecrets (docs/registries.md)")
 	f.BoolVar(&o.writeIDEState, "write-ide-state", false, "after a successful deploy, record it in .odo/deploystate.json as the VS Code OpenShift extension reads it (for its Undeploy)")
 	o.kube.AddFlags(f)
 	return c
@@ -100,6 +102,9 @@ func (o *deployOptions) Run(ctx context.Context) error {
 	a.Namespace, a.Tag, a.Platforms, a.DryRun = in.ns, o.bf.tag, o.bf.platforms, o.mode
 	a.ForceConflicts, a.Adopt, a.Prune, a.Prebuilt = o.force, o.adopt, o.prune, in.prebuilt
 	a.Wait, a.ExecTimeout = o.wait, o.execTimeout
+	if o.createPullSecret {
+		a.PullSecret = o.g.registryPolicy().DockerConfigJSON
+	}
 	rep, err := a.Run(ctx, in.proj, in.p)
 	if err == nil && o.writeIDEState && (o.mode == deploy.DryRunNone || o.mode == "") {
 		err = o.g.recordIDEState(o.kube, in.proj.Devfile, in.ns, rep, true)

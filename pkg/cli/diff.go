@@ -11,7 +11,7 @@ import (
 
 func newDiffCommand(g *globals) *cobra.Command {
 	var command, imagesFile, builderFlag string
-	var force, adopt, prune bool
+	var force, adopt, prune, pullSecret bool
 	kube := genericclioptions.NewConfigFlags(true)
 	c := &cobra.Command{
 		Use:   "diff",
@@ -47,6 +47,9 @@ manager conflict), 130 cancelled.`,
 			}
 			a := run.NewDiff(in.cfg, in.applier)
 			a.Namespace, a.ForceConflicts, a.Adopt, a.Prune, a.Prebuilt = in.ns, force, adopt, prune, in.prebuilt
+			if pullSecret {
+				a.PullSecret = g.registryPolicy().DockerConfigJSON
+			}
 			rep, err := a.Run(cmd.Context(), in.proj, in.p)
 			g.warn(rep.Warnings, err)
 			if err != nil {
@@ -72,6 +75,7 @@ manager conflict), 130 cancelled.`,
 	c.Flags().StringVar(&builderFlag, "builder", "auto", "image builder deploy would use (it is part of the input-digest tag): auto, native, buildah, podman or docker")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "diff as deploy --force-conflicts would apply: take over fields other field managers own")
 	c.Flags().BoolVar(&adopt, "adopt", false, "diff as deploy --adopt would apply: take over objects devtool did not create")
+	c.Flags().BoolVar(&pullSecret, "create-pull-secret", false, "diff as deploy --create-pull-secret would apply: include the image pull Secret (values masked) and imagePullSecrets")
 	c.Flags().BoolVar(&prune, "prune", false, "also show the objects deploy --prune would delete (ApplySet inventory)")
 	kube.AddFlags(c.Flags())
 	return c

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -54,6 +55,7 @@ type globals struct {
 	buildArgEnv   []string
 	allowOutside  bool
 	getenv        func(string) (string, bool)
+	registries    registryFlags
 	closers       []func()
 }
 
@@ -91,6 +93,7 @@ check, apply, rollout), 130 cancelled.`,
 	pf.BoolVar(&g.strict, "strict", false, "treat undefined {{variables}} as errors")
 	pf.StringArrayVar(&g.buildArgEnv, "build-arg-env", nil, "let the build arg NAME, given without a value in dockerfile.args, take its value from the environment (repeatable; otherwise only --var/--var-file/devfile variables fill it)")
 	pf.BoolVar(&g.allowOutside, "allow-outside-project", false, "let build contexts and Dockerfiles resolve outside the project directory")
+	addRegistryFlags(pf, &g.registries)
 	pf.StringVar(&g.imageRegistry, "image-registry", "", "registry for relative image names, e.g. 127.0.0.1:5000/me (env DEVTOOL_IMAGE_REGISTRY)")
 
 	root.AddCommand(
@@ -113,6 +116,11 @@ check, apply, rollout), 130 cancelled.`,
 // an exit code with Classify. In -o json mode a failed command also writes an Error document to
 // stdout.
 func Main(ctx context.Context, args []string, s Streams, getenv func(string) (string, bool)) error {
+	if _, ok := s.Err.(*os.File); !ok && s.Err != nil {
+		// The progress sink and -v's logger write stderr from several goroutines: one Write
+		// at a time (an *os.File is safe as it is, and the terminal view needs the file).
+		s.Err = &lockedWriter{w: s.Err}
+	}
 	g := &globals{streams: s, getenv: getenv}
 	root := newRootCommand(g)
 	root.SetArgs(args)
@@ -168,7 +176,8 @@ func (g *globals) validateCommon() error {
 			g.imageRegistry = v
 		}
 	}
-	return nil
+	_, err := g.resolveRegistries()
+	return err
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -272,3 +281,15 @@ func (g *globals) warn(msgs []string, err error) {
 
 // OSGetenv is os.LookupEnv, for cmd/devtool.
 func OSGetenv(k string) (string, bool) { return os.LookupEnv(k) }
+
+// lockedWriter serialises Writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -42,6 +42,11 @@ type Deploy struct {
 	Wait time.Duration
 	// ExecTimeout bounds each exec step's Job (0: deploy.DefaultJobTimeout).
 	ExecTimeout time.Duration
+	// PullSecret, when set (deploy --create-pull-secret), gives the credentials of the
+	// registries the built images are pushed to: the deploy applies an image pull Secret
+	// (PullSecretName) with them in each namespace it deploys workloads to, and lists it in
+	// their pod specs' imagePullSecrets (docs/registries.md).
+	PullSecret PullSecretCredentials
 
 	// prepared, when set (tests), sees the prepared plan after the run.
 	prepared func(*prepared)
@@ -80,6 +85,11 @@ func (a *Deploy) Run(ctx context.Context, proj Project, p *plan.Plan) (*Report, 
 	}
 	if err := a.checkPrebuilt(ctx); err != nil {
 		return rep, err
+	}
+	if a.PullSecret != nil {
+		if err := pp.addPullSecret(a.Namespace, a.PullSecret); err != nil {
+			return rep, &InputError{Err: err}
+		}
 	}
 	if a.prepared != nil {
 		defer a.prepared(pp)

@@ -41,6 +41,9 @@ type Diff struct {
 	Namespace                    string
 	ForceConflicts, Adopt, Prune bool
 	Prebuilt                     map[string]build.Result
+	// PullSecret as for Deploy (diff --create-pull-secret): the pull Secret and the
+	// imagePullSecrets are compared too, Secret values masked as for every Secret.
+	PullSecret PullSecretCredentials
 }
 
 // NewDiff returns the diff action over cfg and cluster (*deploy.Applier).
@@ -62,6 +65,11 @@ func (a *Diff) Run(ctx context.Context, proj Project, p *plan.Plan) (*DiffReport
 	pp, err := prepareDeployment(ctx, a.cfg, proj, p, prepareOptions{prebuilt: a.Prebuilt, namespace: a.Namespace}, &rep.Warnings)
 	if err != nil {
 		return rep, err
+	}
+	if a.PullSecret != nil {
+		if err := pp.addPullSecret(a.Namespace, a.PullSecret); err != nil {
+			return rep, &InputError{Err: err}
+		}
 	}
 	refs := pp.unpinnedRefs()
 	hasMembers, hasReleases := false, false

@@ -20,6 +20,12 @@ type Rendered struct {
 // metadata, hooks), in plan order, without building or touching the cluster (design.md §2).
 type Render struct {
 	cfg *Configuration
+
+	// PullSecret, when set (render --create-pull-secret), renders the image pull Secret and
+	// imagePullSecrets deploy --create-pull-secret would apply (Deploy.PullSecret), the
+	// Secret's data shown as "REDACTED". Namespace is the default namespace for it.
+	PullSecret PullSecretCredentials
+	Namespace  string
 }
 
 // NewRender returns the render action over cfg (no builder is needed).
@@ -37,6 +43,11 @@ func (a *Render) Run(ctx context.Context, proj Project, p *plan.Plan) ([]Rendere
 	if err != nil {
 		return nil, warnings, err
 	}
+	if a.PullSecret != nil {
+		if err := pp.addPullSecret(a.Namespace, a.PullSecret); err != nil {
+			return nil, warnings, &InputError{Err: err}
+		}
+	}
 	refs := pp.unpinnedRefs()
 	var out []Rendered
 	for _, st := range pp.steps {
@@ -49,6 +60,9 @@ func (a *Render) Run(ctx context.Context, proj Project, p *plan.Plan) ([]Rendere
 			// The chart's CRDs, the release's objects, then its hooks (as helm template prints them).
 			all, _ := r.rendered.All()
 			objs = append(objs, all...)
+		}
+		if a.PullSecret != nil {
+			objs = redactPullSecret(objs, PullSecretName(devfileName(pp.d)))
 		}
 		out = append(out, Rendered{Step: st.plan().ID, Component: st.plan().Component, Objects: objs})
 	}

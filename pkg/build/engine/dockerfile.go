@@ -21,6 +21,23 @@ import (
 // args are the Request's build arguments, which override the defaults of ARGs declared before
 // the first FROM, as in docker; "KEY" alone is unset and overrides nothing.
 func insecurePulls(dockerfile []byte, args []string, policy build.RegistryPolicy) bool {
+	images, unresolved := pulledImages(dockerfile, args)
+	if unresolved || len(images) == 0 {
+		return false
+	}
+	for _, img := range images {
+		r, err := name.ParseReference(img)
+		if err != nil || !policy.IsInsecure(r.Context().RegistryStr()) {
+			return false
+		}
+	}
+	return true
+}
+
+// pulledImages lists the images a Dockerfile pulls (FROM, COPY/ADD --from, RUN
+// --mount=…,from=), build args applied as insecurePulls describes; unresolved is true when
+// some reference could not be expanded.
+func pulledImages(dockerfile []byte, args []string) (images []string, unresolved bool) {
 	vars := map[string]string{}
 	override := map[string]string{}
 	for _, a := range args {
@@ -31,8 +48,6 @@ func insecurePulls(dockerfile []byte, args []string, policy build.RegistryPolicy
 		}
 	}
 	stages := map[string]bool{}
-	var images []string
-	unresolved := false
 	seenFrom := false
 	for _, ins := range instructions(dockerfile) {
 		fields := strings.Fields(ins)
@@ -88,16 +103,7 @@ func insecurePulls(dockerfile []byte, args []string, policy build.RegistryPolicy
 			}
 		}
 	}
-	if unresolved || len(images) == 0 {
-		return false
-	}
-	for _, img := range images {
-		r, err := name.ParseReference(img)
-		if err != nil || !policy.IsInsecure(r.Context().RegistryStr()) {
-			return false
-		}
-	}
-	return true
+	return images, unresolved
 }
 
 // instructions splits a Dockerfile into instructions: comments and blank lines dropped,

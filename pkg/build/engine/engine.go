@@ -26,8 +26,11 @@
 // value from its own environment, which build.Request.Args rules out.
 //
 // --tls-verify=false is decided by the build.RegistryPolicy given with WithRegistryPolicy
-// (loopback registries always qualify): for a push to such a registry, and for a build whose
-// every pulled image is on one.
+// (loopback registries qualify unless the policy gives them a CA or marks them secure): for a
+// push to such a registry, and for a build whose every pulled image is on one. buildah and
+// podman also get --cert-dir (the policy's CA bundles) and --authfile (the policy's
+// credentials) for the registries the build touches, and the build gets --registries-conf
+// when a pulled registry has mirrors, right after the subcommand (registryFiles).
 //
 // The package reads no environment variables itself. Machine-specific engine settings belong
 // in the engines' own configuration, which they read from the environment devtool passes
@@ -305,14 +308,19 @@ func (e *engine) Build(ctx context.Context, req build.Request, log io.Writer) (b
 			return build.Result{}, err
 		}
 	}
-	if _, err := e.run(ctx, req.Name, e.buildArgv(bin, req, ref, tlsOff), log); err != nil {
+	regFlags, buildOnly, cleanup, err := e.registryFiles(e.buildHosts(dockerfile, req.Args, ref, req.Push))
+	defer cleanup()
+	if err != nil {
+		return build.Result{}, fmt.Errorf("image %q: %w", req.Name, err)
+	}
+	if _, err := e.run(ctx, req.Name, e.withFlags(e.buildArgv(bin, req, ref, tlsOff), append(append([]string(nil), regFlags...), buildOnly...)), log); err != nil {
 		return build.Result{}, err
 	}
 	res := build.Result{Name: req.Name, Repository: req.Repository, Tag: req.Tag, Builder: e.Name()}
 	if !req.Push {
 		return res, nil
 	}
-	if res.Digest, err = e.push(ctx, bin, req.Name, ref, multi, log); err != nil {
+	if res.Digest, err = e.push(ctx, bin, req.Name, ref, multi, regFlags, log); err != nil {
 		return build.Result{}, err
 	}
 	return res, nil
@@ -425,7 +433,7 @@ func (e *engine) pushArgv(bin, ref, digestFile string, multi bool) []string {
 	return append(argv, ref, "docker://"+ref)
 }
 
-func (e *engine) push(ctx context.Context, bin, image, ref string, multi bool, log io.Writer) (string, error) {
+func (e *engine) push(ctx context.Context, bin, image, ref string, multi bool, regFlags []string, log io.Writer) (string, error) {
 	if e.kind == Docker {
 		out, err := e.run(ctx, image, e.pushArgv(bin, ref, "", false), log)
 		if err != nil {
@@ -442,7 +450,7 @@ func (e *engine) push(ctx context.Context, bin, image, ref string, multi bool, l
 	}
 	defer os.RemoveAll(dir)
 	file := filepath.Join(dir, "digest")
-	if _, err := e.run(ctx, image, e.pushArgv(bin, ref, file, multi), log); err != nil {
+	if _, err := e.run(ctx, image, e.withFlags(e.pushArgv(bin, ref, file, multi), regFlags), log); err != nil {
 		return "", err
 	}
 	b, err := os.ReadFile(file)

@@ -52,7 +52,6 @@ package native
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +63,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -84,6 +82,7 @@ type Builder struct {
 	transport http.RoundTripper // the caller's (WithTransport), or nil
 	policy    build.RegistryPolicy
 	rt        http.RoundTripper // what registry calls use, set by New
+	rtErr     error             // a CA bundle of the policy that could not be read
 	cache     *indexCache
 }
 
@@ -99,9 +98,11 @@ func WithTransport(rt http.RoundTripper) Option {
 	return func(b *Builder) { b.transport = rt }
 }
 
-// WithRegistryPolicy sets which registries, besides loopback ones, the Builder reaches over
-// plain HTTP or HTTPS without certificate verification: those for which p.IsInsecure holds,
-// for pulling base images and for pushing. Default: the zero policy, loopback only.
+// WithRegistryPolicy sets how the Builder reaches registries, for pulling base images and for
+// pushing: plain HTTP or HTTPS without verification for those for which p.IsInsecure holds,
+// p's CA bundles (build.RegistryPolicy.Transport, unless WithTransport is given), p's
+// credentials (p.Auth) and p's mirrors for base images. Default: the zero policy — loopback
+// only without TLS, anonymous.
 func WithRegistryPolicy(p build.RegistryPolicy) Option {
 	return func(b *Builder) { b.policy = p }
 }
@@ -115,9 +116,11 @@ func New(opts ...Option) *Builder {
 	}
 	b.rt = b.transport
 	if b.rt == nil {
-		b.rt = &perHostTLS{verify: remote.DefaultTransport, skip: skipVerify(remote.DefaultTransport), skipFor: b.insecure}
+		// The policy's transport: per-registry CA bundles, no verification for insecure
+		// registries, plain HTTP only to them (ggcr falls back to plain HTTP for RFC 1918 and
+		// *.local registries by itself).
+		b.rt, b.rtErr = b.policy.Transport(remote.DefaultTransport)
 	}
-	// ggcr falls back to plain HTTP for RFC 1918 and *.local registries by itself.
 	b.rt = build.HTTPSOnly(b.rt, b.insecure)
 	return b
 }
@@ -126,31 +129,6 @@ func New(opts ...Option) *Builder {
 // or HTTPS without verification.
 func (b *Builder) insecure(registry string) bool {
 	return isLoopback(registry) || b.policy.IsInsecure(registry)
-}
-
-// perHostTLS sends HTTPS requests to the hosts skipFor names through skip (no certificate
-// verification), everything else through verify.
-type perHostTLS struct {
-	verify, skip http.RoundTripper
-	skipFor      func(host string) bool
-}
-
-func (t *perHostTLS) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Scheme == "https" && t.skipFor(r.URL.Host) {
-		return t.skip.RoundTrip(r)
-	}
-	return t.verify.RoundTrip(r)
-}
-
-// skipVerify returns a copy of rt that does not verify certificates.
-func skipVerify(rt http.RoundTripper) http.RoundTripper {
-	t, ok := rt.(*http.Transport)
-	if !ok {
-		t = http.DefaultTransport.(*http.Transport)
-	}
-	t = t.Clone()
-	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user marked this registry insecure
-	return t
 }
 
 // Name returns "native".
@@ -205,6 +183,9 @@ func (b *Builder) Build(ctx context.Context, req build.Request, log io.Writer) (
 	}
 	if err := ctx.Err(); err != nil {
 		return fail(0, err)
+	}
+	if b.rtErr != nil {
+		return res, &Error{Name: req.Name, Err: b.rtErr}
 	}
 
 	var target name.Tag
@@ -313,7 +294,7 @@ func (b *Builder) Build(ctx context.Context, req build.Request, log io.Writer) (
 // Builder's transport, and the platform to pick from a base index.
 func (b *Builder) remoteOptions(ctx context.Context, p *v1.Platform) []remote.Option {
 	opts := []remote.Option{
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithAuthFromKeychain(b.policy.Keychain()),
 		remote.WithContext(ctx),
 		remote.WithUserAgent("devtool-native"),
 		remote.WithTransport(b.rt),
@@ -322,6 +303,15 @@ func (b *Builder) remoteOptions(ctx context.Context, p *v1.Platform) []remote.Op
 		opts = append(opts, remote.WithPlatform(*p))
 	}
 	return opts
+}
+
+// mirrorRef is r with its registry replaced by mirror ("host[:port]").
+func mirrorRef(r name.Reference, mirror string) string {
+	repo := strings.TrimSuffix(mirror, "/") + "/" + r.Context().RepositoryStr()
+	if d, ok := r.(name.Digest); ok {
+		return repo + "@" + d.DigestStr()
+	}
+	return repo + ":" + r.Identifier()
 }
 
 // imageIndex puts per-platform images into one index; the index's media type follows the
@@ -462,6 +452,9 @@ func parsePlatforms(raw []string) ([]targetPlatform, error) {
 // registryError makes ggcr's errors say what the user needs: an image that does not exist,
 // or a registry that cannot be reached.
 func registryError(err error, registry string) error {
+	if xe, ok := build.RegistryError(err, registry); ok {
+		return xe
+	}
 	var ne *net.OpError
 	if errors.As(err, &ne) {
 		return fmt.Errorf("cannot reach registry %s: %w", registry, err)

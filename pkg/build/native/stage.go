@@ -401,6 +401,24 @@ func (s *stage) from(ctx context.Context, in instruction) error {
 // go-containerregistry's remote.Image: OS and architecture equal, variant equal when requested,
 // a child without a platform counting as linux/amd64.
 func (s *stage) baseImage(ctx context.Context, r name.Reference) (v1.Image, error) {
+	// The registry's mirrors first (RegistryPolicy), then the registry itself.
+	for _, m := range s.b.policy.Mirrors(r.Context().RegistryStr()) {
+		mr, err := s.b.parseReference(mirrorRef(r, m))
+		if err != nil {
+			continue
+		}
+		if img, err := s.fetchBase(ctx, mr); err == nil {
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return s.fetchBase(ctx, r)
+}
+
+// fetchBase reads the base image r for the stage's platform from r's registry.
+func (s *stage) fetchBase(ctx context.Context, r name.Reference) (v1.Image, error) {
 	desc, err := remote.Get(r, s.b.remoteOptions(ctx, s.platform)...)
 	if err != nil {
 		return nil, baseError(err, r.Context().RegistryStr())
