@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/devtool/devtool/pkg/devfile"
+	"github.com/devtool/devtool/pkg/remote"
 	"github.com/devtool/devtool/pkg/event"
 	"github.com/devtool/devtool/pkg/run"
 	"github.com/devtool/devtool/pkg/vars"
@@ -53,6 +54,8 @@ type globals struct {
 	imageRegistry string
 	buildArgEnv   []string
 	allowOutside  bool
+	registryURL   string
+	offline       bool
 	getenv        func(string) (string, bool)
 	closers       []func()
 }
@@ -92,6 +95,8 @@ check, apply, rollout), 130 cancelled.`,
 	pf.StringArrayVar(&g.buildArgEnv, "build-arg-env", nil, "let the build arg NAME, given without a value in dockerfile.args, take its value from the environment (repeatable; otherwise only --var/--var-file/devfile variables fill it)")
 	pf.BoolVar(&g.allowOutside, "allow-outside-project", false, "let build contexts and Dockerfiles resolve outside the project directory")
 	pf.StringVar(&g.imageRegistry, "image-registry", "", "registry for relative image names, e.g. 127.0.0.1:5000/me (env DEVTOOL_IMAGE_REGISTRY)")
+	pf.StringVar(&g.registryURL, "registry-url", "", "devfile registry for every registry parent and dockerfile.devfileRegistry, replacing the registryUrl the devfile names (a mirror; env DEVTOOL_REGISTRY_URL; default: the devfile's, else "+remote.PublicRegistry+")")
+	pf.BoolVar(&g.offline, "offline", false, "fetch nothing over the network: registry parents, http(s) uris and remote Dockerfiles come from the cache an earlier run filled (env DEVTOOL_CACHE_DIR, default <user cache dir>/devtool)")
 
 	root.AddCommand(
 		newValidateCommand(g),
@@ -168,7 +173,7 @@ func (g *globals) validateCommon() error {
 			g.imageRegistry = v
 		}
 	}
-	return nil
+	return g.validateRemote()
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -215,7 +220,11 @@ func (g *globals) load(ctx context.Context) (*devfile.Devfile, error) {
 			path = abs
 		}
 	}
-	return devfile.Load(ctx, path, devfile.LoadOptions{Logger: g.logger()})
+	client, err := g.remoteClient()
+	if err != nil {
+		return nil, err
+	}
+	return devfile.Load(ctx, path, devfile.LoadOptions{Logger: g.logger(), Remote: client, RegistryURL: g.registryURL})
 }
 
 // varLayers returns the --var-file and --var layers, lowest first.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-deps.sh: everything the tests and the demo need on a fresh Debian 12 machine.
-#  - Debian packages: buildah (engine backend tests, RUN builds), busybox-static (the base
+#  - Debian packages: buildah (engine backend tests, RUN builds), git (loopback git server), busybox-static (the base
 #    image the tests and the demo push to their loopback registry).
 #  - test/testenv/bin/testapiserver: etcd + kube-apiserver v1.33 built from the Go module proxy
 #    (~5 min cold on 2 cores, seconds when the Go build cache is warm).
@@ -10,6 +10,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 need=()
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
+command -v git >/dev/null 2>&1 || need+=(git)  # git-http-backend: the loopback git server (remote Dockerfiles)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
