@@ -38,8 +38,8 @@ require (
 	github.com/containerd/typeurl/v2 v2.2.3 // indirect
 	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
-	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d // indirect
-	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
+	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d
+	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024
 	github.com/distribution/reference v0.6.0 // indirect
 	// Held at v28 (see buildkit above): oras-go v1 uses docker/cli/cli/config APIs removed in v29.
 	// This also keeps go-containerregistry at v0.20.x.
@@ -59,7 +59,7 @@ require (
 	github.com/go-errors/errors v1.5.1 // indirect
 	github.com/go-git/gcfg v1.5.1-0.20230307220236-3a3c6141e376 // indirect
 	github.com/go-git/go-billy/v5 v5.6.0 // indirect
-	github.com/go-git/go-git/v5 v5.13.0 // indirect
+	github.com/go-git/go-git/v5 v5.13.0
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect

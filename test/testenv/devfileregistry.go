@@ -208,7 +208,20 @@ func stackArchive(t testing.TB, dir string) []byte {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
+	dirs := map[string]bool{}
 	for _, r := range res {
+		// Directory entries first, as tar(1) writes them: registry-library's decompress does
+		// not create parent directories.
+		var parents []string
+		for d := pathDir(r); d != "" && !dirs[d]; d = pathDir(d) {
+			dirs[d] = true
+			parents = append([]string{d}, parents...)
+		}
+		for _, d := range parents {
+			if err := tw.WriteHeader(&tar.Header{Name: d + "/", Mode: 0o755, Typeflag: tar.TypeDir}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(r)))
 		if err != nil {
 			t.Fatal(err)
@@ -225,6 +238,15 @@ func stackArchive(t testing.TB, dir string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// pathDir is the parent of a slash path, "" at the top.
+func pathDir(p string) string {
+	i := strings.LastIndex(p, "/")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
 }
 
 func schemaVersionOf(devfile []byte) string {
