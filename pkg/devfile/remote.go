@@ -63,13 +63,13 @@ func scanRemote(ctx context.Context, file string, ref map[string]any, stack []st
 		err        error
 	)
 	if id != "" {
+		where = "parent"
 		registry := registryFor(opts, own)
 		var st *remote.Stack
 		st, err = opts.Remote.Stack(ctx, registry, id, version)
 		if err == nil {
 			data, from.dir = st.Devfile, st.Dir
 			key = strings.TrimSuffix(registry, "/") + "/devfiles/" + id + "/" + st.Version
-			where = "parent"
 		}
 	} else {
 		key, where = uri, "parent.uri"

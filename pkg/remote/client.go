@@ -111,6 +111,8 @@ func (e *Error) Error() string {
 	var se *SizeError
 	var st *StatusError
 	switch {
+	case errors.Is(e.Err, ErrNoCache):
+		hint = "devtool keeps fetched stacks and Dockerfiles in its cache directory; set DEVTOOL_CACHE_DIR or HOME"
 	case errors.As(e.Err, &se):
 		hint = "the reference must point at a single file; check the address"
 	case errors.As(e.Err, &st) && st.Code == http.StatusNotFound:
@@ -120,6 +122,10 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// ErrNoCache is returned for a fetch that needs the cache directory (registry stacks, fetched
+// Dockerfiles, offline reads) when Options.CacheDir is "".
+var ErrNoCache = errors.New("no cache directory")
 
 // SizeError is a response larger than Options.MaxSize.
 type SizeError struct{ Limit int64 }
@@ -142,6 +148,9 @@ type TimeoutError struct{ Timeout time.Duration }
 func (e *TimeoutError) Error() string {
 	return fmt.Sprintf("no complete response within %s", e.Timeout)
 }
+
+// Unwrap makes a TimeoutError a context.DeadlineExceeded for errors.Is.
+func (e *TimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // Get fetches url (http or https) and returns its body, at most MaxSize bytes. Online, the body
 // is also cached under key (when key is not ""); offline, only the cache under key is read.
@@ -256,7 +265,7 @@ func (c *Client) cachePath(key string) string {
 
 func (c *Client) readCache(key string) ([]byte, error) {
 	if c.opts.CacheDir == "" || key == "" {
-		return nil, errors.New("no cache directory")
+		return nil, ErrNoCache
 	}
 	b, err := os.ReadFile(c.cachePath(key))
 	if errors.Is(err, os.ErrNotExist) {
@@ -278,7 +287,7 @@ func (c *Client) writeCache(key string, b []byte) error {
 // path. Errors: no cache directory, or the write failed.
 func (c *Client) Store(content []byte, name string) (string, error) {
 	if c.opts.CacheDir == "" {
-		return "", errors.New("no cache directory to keep the fetched file in")
+		return "", ErrNoCache
 	}
 	sum := sha256.Sum256(content)
 	p := filepath.Join(c.opts.CacheDir, "content", hex.EncodeToString(sum[:]), filepath.Base(name))

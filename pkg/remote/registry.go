@@ -60,7 +60,7 @@ func (c *Client) Stack(ctx context.Context, registryURL, id, version string) (*S
 		what += " version " + version
 	}
 	if c.opts.CacheDir == "" {
-		return nil, &Error{What: what, URL: registryURL, Err: errors.New("no cache directory to keep the stack in")}
+		return nil, &Error{What: what, URL: registryURL, Err: ErrNoCache}
 	}
 	dir := c.stackDir(registryURL, id, version)
 	if c.opts.Offline {
