@@ -183,6 +183,12 @@ func fetchDockerfiles(ctx context.Context, d *Devfile, opts LoadOptions) error {
 			continue
 		}
 		df := c.Image.Dockerfile
+		if remote.IsHTTP(df.URI) && strings.Contains(df.URI, "{{") {
+			// Fetched at load time, before variables are known: left unfetched, and the build
+			// step refuses it naming the component.
+			df.Remote = "uri " + df.URI
+			continue
+		}
 		if df.Git != nil || df.Registry != nil || remote.IsHTTP(df.URI) && !strings.Contains(df.URI, "{{") || inCache(opts, df.URI) {
 			jobs = append(jobs, &job{comp: c})
 		}
