@@ -20,8 +20,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/devtool/devtool/pkg/devfile"
-	"github.com/devtool/devtool/pkg/remote"
 	"github.com/devtool/devtool/pkg/event"
+	"github.com/devtool/devtool/pkg/remote"
 	"github.com/devtool/devtool/pkg/run"
 	"github.com/devtool/devtool/pkg/vars"
 )

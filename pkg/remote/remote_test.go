@@ -70,7 +70,10 @@ func TestStack(t *testing.T) {
 	if diff := cmp.Diff(readFile(t, filepath.Join(py3.Dir, "kubernetes", "deploy.yaml")), readFile(t, filepath.Join(st.Dir, "kubernetes", "deploy.yaml"))); diff != "" {
 		t.Errorf("resource kubernetes/deploy.yaml differs (-want +got):\n%s", diff)
 	}
-	for _, tc := range []struct{ id, version string; want []string }{
+	for _, tc := range []struct {
+		id, version string
+		want        []string
+	}{
 		{"python", "9.9.9", []string{reg.URL, `no version 9.9.9`, "available: 2.1.0, 3.0.0"}},
 		{"cobol", "", []string{reg.URL, `no stack "cobol"`, "nodejs"}},
 	} {

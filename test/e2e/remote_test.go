@@ -34,7 +34,10 @@ func TestDeployRegistryParents(t *testing.T) {
 	env := map[string]string{"DEVTOOL_CACHE_DIR": cache}
 	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	ctx := context.Background()
-	type deployed struct{ dir, ns string; args []string }
+	type deployed struct {
+		dir, ns string
+		args    []string
+	}
 	var done []deployed
 	n := 0
 	for i, c := range testenv.Corpus(t) {
