@@ -44,7 +44,7 @@ func devfileNames() []string {
 
 // LoadOptions configures Load.
 type LoadOptions struct {
-	// HTTPTimeout bounds each http(s) request (a manifest uri); 0 means DefaultHTTPTimeout.
+	// HTTPTimeout bounds each http(s) request when Remote is nil; 0 means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
 	// Logger receives debug messages (the library's "no default command" warnings, undefined
 	// variables, templated uris left unread); nil discards them.
@@ -83,9 +83,16 @@ func (o LoadOptions) withDefaults() LoadOptions {
 //   - A local parent (parent.uri: ./base.yaml) is merged in. When the parent lives in the same
 //     directory the library flattens it; otherwise Load merges it with the same devfile/api
 //     functions, because the library would copy the parent's whole directory into the project.
-//   - Parents and plugins from a registry (id), a Kubernetes DevWorkspaceTemplate or an http(s)
-//     uri are refused with a *ValidationError before any network I/O: the library would write
-//     registry stack files into the process working directory and cannot be cancelled.
+//   - A parent from a devfile registry (id, registryUrl, version) or an http(s) uri is fetched
+//     by opts.Remote (ctx, timeouts, size limit, retries, cache, offline; see remote.go and
+//     docs/remote.md), not by the library, which would write the stack's files into the process
+//     working directory and cannot be cancelled. The stack's files stay in the cache: a relative
+//     uri of the parent that the project lacks points at the stack's copy (or, for a uri parent,
+//     at the URL resolved against the parent's). RegistryURL, when set, replaces every
+//     registryUrl. Kubernetes (DevWorkspaceTemplate) parents and remote plugins are refused
+//     before any I/O.
+//   - Remote Dockerfiles (dockerfile.git, dockerfile.devfileRegistry, an http(s) dockerfile
+//     uri) are fetched into the cache: Dockerfile.Fetched.
 //   - kubernetes/openshift component uris are read by Load itself (not by the library), relative
 //     to the devfile's directory or over http(s) bounded by opts.HTTPTimeout and ctx, into
 //     Manifest.Content/Source. A uri containing "{{" is left unread (Content "") since it needs
@@ -97,7 +104,8 @@ func (o LoadOptions) withDefaults() LoadOptions {
 //   - Nothing is written to the project directory, the working directory or TMPDIR.
 //
 // Errors: every problem with the devfile (missing or unreadable file, bad YAML, schema and
-// library validation failures, unsupported parents, unreadable manifest uris) is a
+// library validation failures, unsupported or unreachable parents, unreadable manifest uris and
+// remote Dockerfiles) is a
 // *ValidationError whose Problems name components and commands; the underlying I/O error, if any,
 // is its Err. A cancelled ctx returns an error wrapping ctx.Err() instead.
 func Load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) {
@@ -421,8 +429,8 @@ func parseTree(ctx context.Context, f *rawFile, opts LoadOptions) (parser.Devfil
 }
 
 // libParse runs parser.ParseDevfile on f. The library takes no context and may block; it runs
-// in a goroutine that is abandoned if ctx ends (nothing in it does network I/O, since remote
-// references were refused by scan). A library panic becomes an error.
+// in a goroutine that is abandoned if ctx ends (nothing in it does network I/O: remote
+// references were fetched or refused by scan). A library panic becomes an error.
 func libParse(ctx context.Context, f *rawFile, flatten bool, opts LoadOptions) (parser.DevfileObj, error) {
 	no := false
 	timeout := int(math.Ceil(opts.HTTPTimeout.Seconds()))
@@ -761,8 +769,9 @@ func readManifests(ctx context.Context, d *Devfile, opts LoadOptions) error {
 
 // ReadManifestURI reads a kubernetes/openshift component uri (devfile spec "uri": a path relative
 // to the devfile directory dir, or an http(s) URL) and returns its content and source (the
-// absolute path, or the URL). An http(s) GET is bounded by opts.HTTPTimeout (0: 10 s) and ctx;
-// a non-2xx status is an error. Content over 16 MiB is refused. Load calls it for uris without
+// absolute path, or the URL). An http(s) GET goes through opts.Remote (default: bounded by
+// opts.HTTPTimeout, 0 meaning 10 s, and 16 MiB) and ctx; a non-2xx status is an error; offline,
+// the copy an earlier online read cached is used. Local content over 16 MiB is refused. Load calls it for uris without
 // variables; callers call it for the others once variables are substituted.
 func ReadManifestURI(ctx context.Context, dir, uri string, opts LoadOptions) (content, source string, err error) {
 	opts = opts.withDefaults()
