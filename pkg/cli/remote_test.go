@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,5 +139,46 @@ func writeTestFile(t *testing.T, p, content string) {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRenderTemplatedManifestURIOffline: a kubernetes uri that needs variables is read after
+// substitution through the same client as the devfile (pkg/run), so after one online render
+// `render --offline` gives the same output with the server gone, while an online render fails
+// naming the URL.
+func TestRenderTemplatedManifestURIOffline(t *testing.T) {
+	site := t.TempDir()
+	writeTestFile(t, filepath.Join(site, "cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-http}\ndata: {k: v}\n")
+	srv := httptest.NewServer(http.FileServer(http.Dir(site)))
+	defer srv.Close()
+	proj := t.TempDir()
+	writeTestFile(t, filepath.Join(proj, "devfile.yaml"), `schemaVersion: 2.2.0
+metadata: {name: tmpl}
+variables: {site: '`+srv.URL+`'}
+components:
+  - name: k8s
+    kubernetes: {uri: '{{site}}/cm.yaml'}
+commands:
+  - id: deploy
+    apply: {component: k8s, group: {kind: deploy, isDefault: true}}
+`)
+	env := map[string]string{"DEVTOOL_CACHE_DIR": t.TempDir()}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	online, stderr, err := runCLIEnv(t, ctx, env, "render", "--devfile", proj)
+	if err != nil || !strings.Contains(online, "name: from-http") {
+		t.Fatalf("render: %v\n%s\nstderr: %s", err, online, stderr)
+	}
+	srv.Close()
+	offline, stderr, err := runCLIEnv(t, ctx, env, "render", "--devfile", proj, "--offline")
+	if err != nil {
+		t.Fatalf("render --offline: %v\nstderr: %s", err, stderr)
+	}
+	if online != offline {
+		t.Errorf("offline render differs:\n%s\nvs\n%s", online, offline)
+	}
+	_, _, err = runCLIEnv(t, ctx, env, "render", "--devfile", proj)
+	if err == nil || !strings.Contains(err.Error(), srv.URL+"/cm.yaml") {
+		t.Errorf("render with the server gone: %v; want an error naming the URL", err)
 	}
 }

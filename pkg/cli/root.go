@@ -56,6 +56,7 @@ type globals struct {
 	allowOutside  bool
 	registryURL   string
 	offline       bool
+	remote        *remote.Client // the client load used, for reads after substitution
 	getenv        func(string) (string, bool)
 	closers       []func()
 }
@@ -224,6 +225,7 @@ func (g *globals) load(ctx context.Context) (*devfile.Devfile, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.remote = client
 	return devfile.Load(ctx, path, devfile.LoadOptions{Logger: g.logger(), Remote: client, RegistryURL: g.registryURL})
 }
 
@@ -264,7 +266,7 @@ func (g *globals) project(ctx context.Context) (run.Project, error) {
 			env[n] = v
 		}
 	}
-	return run.Project{Devfile: d, Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, BuildArgEnv: env, AllowOutsideProject: g.allowOutside}, nil
+	return run.Project{Devfile: d, Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, BuildArgEnv: env, AllowOutsideProject: g.allowOutside, Remote: g.remote}, nil
 }
 
 // warn prints each warning once on stderr, unless err already reports them (--strict makes
