@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	indexSchema "github.com/devfile/registry-support/index/generator/schema"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -92,16 +93,21 @@ func (c *Client) Stack(ctx context.Context, registryURL, id, version string) (*S
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-")
-	if err != nil {
-		if err = os.MkdirAll(filepath.Dir(dir), 0o755); err == nil {
-			tmp, err = os.MkdirTemp(filepath.Dir(dir), ".tmp-")
-		}
-		if err != nil {
-			return nil, &Error{What: what, URL: devfileURL, Err: fmt.Errorf("creating cache directory: %w", err)}
-		}
+	// Each fetch fills a fresh directory next to the others and then points "current" at it
+	// (an atomic file write), so a concurrent reader never sees a directory being replaced.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, &Error{What: what, URL: devfileURL, Err: fmt.Errorf("creating cache directory: %w", err)}
 	}
-	defer os.RemoveAll(tmp)
+	tmp, err := os.MkdirTemp(dir, "v-")
+	if err != nil {
+		return nil, &Error{What: what, URL: devfileURL, Err: fmt.Errorf("creating cache directory: %w", err)}
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(tmp)
+		}
+	}()
 	if link := ver.Links["self"]; link != "" {
 		if err := c.pullResources(ctx, base.Host, link, base.Scheme == "http", tmp); err != nil {
 			if ctx.Err() != nil {
@@ -117,11 +123,32 @@ func (c *Client) Stack(ctx context.Context, registryURL, id, version string) (*S
 			return nil, &Error{What: what, URL: devfileURL, Err: fmt.Errorf("writing cache: %w", err)}
 		}
 	}
-	_ = os.RemoveAll(dir)
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := writeAtomic(filepath.Join(dir, currentFile), []byte(filepath.Base(tmp))); err != nil {
 		return nil, &Error{What: what, URL: devfileURL, Err: fmt.Errorf("writing cache: %w", err)}
 	}
-	return &Stack{Registry: registryURL, ID: id, Version: ver.Version, Devfile: content, Dir: dir}, nil
+	committed = true
+	pruneStacks(dir, filepath.Base(tmp))
+	return &Stack{Registry: registryURL, ID: id, Version: ver.Version, Devfile: content, Dir: tmp}, nil
+}
+
+// currentFile names, inside a stack's cache directory, the copy in use.
+const currentFile = "current"
+
+// pruneStacks removes copies other than keep that are over ten minutes old (a concurrent
+// load reads a copy for well under that); failures are ignored.
+func pruneStacks(dir, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == keep || !strings.HasPrefix(e.Name(), "v-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > 10*time.Minute {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // stackDir is the cache directory of one (registry, id, requested version).
@@ -143,6 +170,11 @@ func safeName(s string) string {
 }
 
 func readStack(dir string) (*Stack, error) {
+	cur, err := os.ReadFile(filepath.Join(dir, currentFile))
+	if err != nil {
+		return nil, errors.New("never fetched")
+	}
+	dir = filepath.Join(dir, filepath.Base(strings.TrimSpace(string(cur))))
 	meta, err := os.ReadFile(filepath.Join(dir, completeMarker))
 	if err != nil {
 		return nil, errors.New("never fetched")

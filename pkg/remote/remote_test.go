@@ -289,3 +289,25 @@ func TestGitFile(t *testing.T) {
 		t.Errorf("offline: %q, %v", b, err)
 	}
 }
+
+// TestStackConcurrent: concurrent fetches of one stack into one cache all succeed (two image
+// components may name the same devfileRegistry stack).
+func TestStackConcurrent(t *testing.T) {
+	reg := testenv.StartDevfileRegistry(t, testenv.CorpusStacks(t))
+	c := remote.New(remote.Options{CacheDir: t.TempDir()})
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			st, err := c.Stack(context.Background(), reg.URL, "python", "3.0.0")
+			if err == nil {
+				_, err = os.Stat(filepath.Join(st.Dir, "kubernetes", "deploy.yaml"))
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
