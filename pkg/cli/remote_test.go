@@ -182,3 +182,24 @@ commands:
 		t.Errorf("render with the server gone: %v; want an error naming the URL", err)
 	}
 }
+
+// TestRegistryURLChecked: a --registry-url or DEVTOOL_REGISTRY_URL that is not an http(s) URL
+// is a usage error naming where it came from, before anything is loaded or fetched.
+func TestRegistryURLChecked(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{}, []string{"--registry-url", "registry.devfile.io"}, `--registry-url "registry.devfile.io": must be an http(s) URL`},
+		{map[string]string{"DEVTOOL_REGISTRY_URL": "ftp://mirror"}, nil, `DEVTOOL_REGISTRY_URL "ftp://mirror": must be an http(s) URL`},
+	} {
+		_, _, err := runCLIEnv(t, context.Background(), tc.env, append([]string{"validate", "--devfile", "/nonexistent"}, tc.args...)...)
+		if code, exit := Classify(err); exit != ExitInvalid || code != "Usage" {
+			t.Errorf("%v: %s/%d (%v), want a usage error", tc.args, code, exit, err)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
