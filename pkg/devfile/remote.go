@@ -186,7 +186,7 @@ func fetchDockerfiles(ctx context.Context, d *Devfile, opts LoadOptions) error {
 		if remote.IsHTTP(df.URI) && strings.Contains(df.URI, "{{") {
 			// Fetched at load time, before variables are known: left unfetched, and the build
 			// step refuses it naming the component.
-			df.Remote = "uri " + df.URI
+			df.Remote = "uri " + remote.Redact(df.URI)
 			continue
 		}
 		if df.Git != nil || df.Registry != nil || remote.IsHTTP(df.URI) && !strings.Contains(df.URI, "{{") || inCache(opts, df.URI) {
@@ -244,7 +244,7 @@ func fetchDockerfile(ctx context.Context, df *Dockerfile, opts LoadOptions) erro
 		if err != nil {
 			return err
 		}
-		df.Remote = "git " + repo
+		df.Remote = "git " + remote.Redact(repo)
 		content, err = opts.Remote.GitFile(ctx, repo, g.Revision, g.FileLocation)
 	case df.Registry != nil:
 		registry := registryFor(opts, df.Registry.RegistryURL)
@@ -254,7 +254,7 @@ func fetchDockerfile(ctx context.Context, df *Dockerfile, opts LoadOptions) erro
 			content, err = stackDockerfile(st)
 		}
 	case remote.IsHTTP(df.URI):
-		df.Remote = "uri " + df.URI
+		df.Remote = "uri " + remote.Redact(df.URI)
 		content, err = opts.Remote.Get(ctx, "dockerfile uri", df.URI, "uri\x00"+df.URI)
 	default: // a registry parent's file, already in the cache
 		df.Remote = "stack"

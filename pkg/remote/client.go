@@ -104,8 +104,9 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	u := Redact(e.URL)
 	if e.Offline {
-		return fmt.Sprintf("%s: %s is not in the cache (%v); run once without --offline to fill it", e.What, e.URL, e.Err)
+		return fmt.Sprintf("%s: %s is not in the cache (%v); run once without --offline to fill it", Redact(e.What), u, e.Err)
 	}
 	hint := "check the address and the network, or pass --offline to use what an earlier run cached, or use a local copy"
 	var se *SizeError
@@ -118,7 +119,35 @@ func (e *Error) Error() string {
 	case errors.As(e.Err, &st) && st.Code == http.StatusNotFound:
 		hint = "check the address, id and version"
 	}
-	return fmt.Sprintf("%s: fetching %s: %v; %s", e.What, e.URL, e.Err, hint)
+	return fmt.Sprintf("%s: fetching %s: %v; %s", Redact(e.What), u, Redact(e.Err.Error()), hint)
+}
+
+// Redact hides the password or token of URLs in s (https://user:secret@host → https://user:xxxxx@host),
+// so messages never print a credential written into a registry, git or uri reference.
+func Redact(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "://")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i+3])
+		s = s[i+3:]
+		end := strings.IndexAny(s, "/ \t\n\"'")
+		if end < 0 {
+			end = len(s)
+		}
+		if at := strings.LastIndex(s[:end], "@"); at >= 0 {
+			user, _, hasPass := strings.Cut(s[:at], ":")
+			if hasPass {
+				b.WriteString(user + ":xxxxx@")
+			} else {
+				b.WriteString("xxxxx@")
+			}
+			s = s[at+1:]
+		}
+	}
 }
 
 func (e *Error) Unwrap() error { return e.Err }

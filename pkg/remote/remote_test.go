@@ -311,3 +311,26 @@ func TestStackConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestRedact: credentials in URLs never reach a message.
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://registry.devfile.io/devfiles":               "https://registry.devfile.io/devfiles",
+		"https://bob:s3cret@git.example/r.git":               "https://bob:xxxxx@git.example/r.git",
+		"https://ghp_token@github.com/o/r.git":               "https://xxxxx@github.com/o/r.git",
+		`Get "http://u:p@127.0.0.1:1/x": connection refused`: `Get "http://u:xxxxx@127.0.0.1:1/x": connection refused`,
+		"no url here": "no url here",
+		"two http://a:b@h1/x and https://c:d@h2 end": "two http://a:xxxxx@h1/x and https://c:xxxxx@h2 end",
+	} {
+		if got := remote.Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+	hole := testenv.StartBlackHole(t)
+	u := strings.Replace(hole, "http://", "http://user:topsecret@", 1) + "/p.yaml"
+	c := remote.New(remote.Options{Timeout: 200 * time.Millisecond})
+	_, err := c.Get(context.Background(), "parent uri", u, "")
+	if err == nil || strings.Contains(err.Error(), "topsecret") {
+		t.Errorf("error %v shows the password", err)
+	}
+}
