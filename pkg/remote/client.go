@@ -104,9 +104,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	u := Redact(e.URL)
 	if e.Offline {
-		return fmt.Sprintf("%s: %s is not in the cache (%v); run once without --offline to fill it", Redact(e.What), u, e.Err)
+		return fmt.Sprintf("%s: %s is not in the cache (%v); run once without --offline to fill it", Redact(e.What), e.relURL(), e.Err)
 	}
 	hint := "check the address and the network, or pass --offline to use what an earlier run cached, or use a local copy"
 	var se *SizeError
@@ -119,7 +118,7 @@ func (e *Error) Error() string {
 	case errors.As(e.Err, &st) && st.Code == http.StatusNotFound:
 		hint = "check the address, id and version"
 	}
-	return fmt.Sprintf("%s: fetching %s: %v; %s", Redact(e.What), u, Redact(e.Err.Error()), hint)
+	return fmt.Sprintf("%s: fetching %s: %v; %s", Redact(e.What), e.relURL(), Redact(e.Err.Error()), hint)
 }
 
 // Redact hides the password or token of URLs in s (https://user:secret@host → https://user:xxxxx@host),
@@ -151,6 +150,18 @@ func Redact(s string) string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// relURL is the URL, or only its path when What already names the base ("devfile registry
+// https://r.example, …: fetching /v2index"), so a message names each URL once.
+func (e *Error) relURL() string {
+	for _, f := range strings.Fields(e.What) {
+		f = strings.TrimSuffix(f, ",")
+		if IsHTTP(f) && strings.HasPrefix(e.URL, f+"/") {
+			return strings.TrimPrefix(e.URL, f)
+		}
+	}
+	return Redact(e.URL)
+}
 
 // ErrNoCache is returned for a fetch that needs the cache directory (registry stacks, fetched
 // Dockerfiles, offline reads) when Options.CacheDir is "".
