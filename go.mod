@@ -5,8 +5,16 @@ go 1.26.0
 require (
 	github.com/devfile/api/v2 v2.3.0
 	github.com/devfile/library/v2 v2.4.0
+	// registry-support: the versions devfile/library v2.4.0 already requires. index/generator's
+	// schema types decode the registry index (pkg/remote); registry-library is the reference
+	// client the loopback test registry is checked against. The index server is not on the Go
+	// module proxy.
+	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d
+	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024
 	// The parser devfile/library uses for "image names as selectors" (pkg/deploy/images.go).
 	github.com/distribution/reference v0.6.0
+	// go-git: dockerfile.git clones (pkg/remote); the version devfile/library already requires.
+	github.com/go-git/go-git/v5 v5.13.0
 	github.com/google/go-cmp v0.7.0
 	github.com/google/go-containerregistry v0.21.2
 	// Required as v0.28.0 by source-to-image; replaced by v0.22.0 at the end of this file:
@@ -41,8 +49,6 @@ require (
 	github.com/containerd/typeurl/v2 v2.2.3 // indirect
 	github.com/cyphar/filepath-securejoin v0.7.0 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
-	github.com/devfile/registry-support/index/generator v0.0.0-20240419194226-cca4c9a81f8d // indirect
-	github.com/devfile/registry-support/registry-library v0.0.0-20240521161747-89fc566cb024 // indirect
 	// Required as v29 by source-to-image; replaced by v28.2.2 at the end of this file: oras-go v1
 	// uses docker/cli/cli/config APIs removed in v29. Used directly by pkg/build
 	// (cli/config/configfile: docker config, auth.json and credential helpers), as ggcr's authn does.
@@ -62,7 +68,6 @@ require (
 	github.com/go-errors/errors v1.5.1 // indirect
 	github.com/go-git/gcfg v1.5.1-0.20230307220236-3a3c6141e376 // indirect
 	github.com/go-git/go-billy/v5 v5.6.0 // indirect
-	github.com/go-git/go-git/v5 v5.13.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/go-openapi/jsonpointer v1.0.0 // indirect

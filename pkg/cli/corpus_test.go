@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/test/testenv"
 )
@@ -54,16 +56,22 @@ func suffixMatch[T any](m map[string]T, name string) (T, bool) {
 
 func runCLI(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runCLIEnv(t, ctx, map[string]string{}, args...)
+}
+
+// runCLIEnv is runCLI with env as the whole environment.
+func runCLIEnv(t *testing.T, ctx context.Context, env map[string]string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	var out, errb bytes.Buffer
-	env := map[string]string{}
 	err = Main(ctx, args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	return out.String(), errb.String(), err
 }
 
 // TestCorpus runs validate, plan and render over every real devfile in the corpus
 // (testdata/corpus/dev). Valid cases succeed; invalid ones fail with exit code 2 and an error
-// naming the offending part; cases with a remote registry parent fail fast (offline) naming the
-// parent; manifests referenced by uri that the corpus could not include first fail validation
+// naming the offending part; cases with a registry parent succeed against the loopback devfile
+// registry (DEVTOOL_REGISTRY_URL), fail within 30 s naming it once it is stopped, and succeed
+// again with --offline from the cache, printing the same; manifests referenced by uri that the corpus could not include first fail validation
 // naming the component, then get a stand-in ConfigMap; nothing hangs.
 func TestCorpus(t *testing.T) {
 	for _, c := range testenv.Corpus(t) {
@@ -105,9 +113,36 @@ func TestCorpus(t *testing.T) {
 				}
 				return
 			case c.RegistryParent != "":
+				// Against the loopback devfile registry as a mirror of registry.devfile.io; then
+				// with it stopped (fails fast, naming it); then --offline from the cache.
+				reg := testenv.StartDevfileRegistry(t, testenv.CorpusStacks(t))
+				env := map[string]string{"DEVTOOL_CACHE_DIR": t.TempDir(), "DEVTOOL_REGISTRY_URL": reg.URL}
+				outputs := map[string]string{}
 				for _, cmd := range []string{"validate", "plan", "render"} {
-					_, _, err := run(cmd)
-					expectFail(cmd, err, fmt.Sprintf("parent id %q", c.RegistryParent), "not supported yet")
+					stdout, stderr, err := runCLIEnv(t, ctx, env, cmd, "--devfile", dir)
+					if err != nil {
+						t.Fatalf("%s: %v\nstderr: %s", cmd, err, stderr)
+					}
+					if strings.TrimSpace(stdout) == "" {
+						t.Errorf("%s printed nothing", cmd)
+					}
+					outputs[cmd] = stdout
+				}
+				reg.Stop()
+				for _, cmd := range []string{"validate", "plan", "render"} {
+					start := time.Now()
+					_, _, err := runCLIEnv(t, ctx, env, cmd, "--devfile", dir)
+					if d := time.Since(start); d > 30*time.Second {
+						t.Errorf("%s with the registry stopped took %s", cmd, d)
+					}
+					expectFail(cmd, err, "parent", "devfile registry "+reg.URL, fmt.Sprintf("stack %q", c.RegistryParent), "--offline")
+					stdout, stderr, err := runCLIEnv(t, ctx, env, cmd, "--devfile", dir, "--offline")
+					if err != nil {
+						t.Fatalf("%s --offline: %v\nstderr: %s", cmd, err, stderr)
+					}
+					if diff := cmp.Diff(outputs[cmd], stdout); diff != "" {
+						t.Errorf("%s --offline output differs from the online run (-online +offline):\n%s", cmd, diff)
+					}
 				}
 				return
 			}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -13,13 +12,6 @@ import (
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/test/testenv"
 )
-
-func runCLIEnv(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, err error) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	err = Main(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errb}, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	return out.String(), errb.String(), err
-}
 
 // TestRegistryPolicyPrecedence: per registry and setting, flag > environment > registries
 // file; the file's relative CA paths are relative to the file; credentials locations follow
@@ -132,7 +124,7 @@ func TestRegistryConfigErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			_, _, err := runCLIEnv(t, tc.env, append([]string{"build", "--devfile", sampleDir("hello")}, tc.args...)...)
+			_, _, err := runCLIEnv(t, context.Background(), tc.env, append([]string{"build", "--devfile", sampleDir("hello")}, tc.args...)...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want one containing %q", err, tc.want)
 			}
@@ -191,7 +183,7 @@ func TestBuildPushAuthRegistry(t *testing.T) {
 	env := map[string]string{"DOCKER_CONFIG": testenv.WriteDockerConfig(t, reg.Host, user, password)}
 	for _, mode := range [][]string{{"-o", "text"}, {"-o", "json", "--progress", "json", "-v"}} {
 		args := append([]string{"build", "--push", "--builder", "native", "--tag", "v1", "--devfile", dir}, mode...)
-		out, errOut, err := runCLIEnv(t, env, args...)
+		out, errOut, err := runCLIEnv(t, context.Background(), env, args...)
 		if err != nil {
 			t.Fatalf("%v: %v\n%s", args, err, errOut)
 		}
@@ -203,7 +195,7 @@ func TestBuildPushAuthRegistry(t *testing.T) {
 		}
 	}
 	before := reg.Requests()
-	out, errOut, err := runCLIEnv(t, map[string]string{"DOCKER_CONFIG": t.TempDir()}, "build", "--push", "--builder", "native", "--tag", "v2", "--devfile", dir, "-o", "json")
+	out, errOut, err := runCLIEnv(t, context.Background(), map[string]string{"DOCKER_CONFIG": t.TempDir()}, "build", "--push", "--builder", "native", "--tag", "v2", "--devfile", dir, "-o", "json")
 	if err == nil {
 		t.Fatal("push without credentials succeeded")
 	}
@@ -217,7 +209,7 @@ func TestBuildPushAuthRegistry(t *testing.T) {
 	}
 	// A wrong password: refused, and neither password is printed.
 	wrong := map[string]string{"DOCKER_CONFIG": testenv.WriteDockerConfig(t, reg.Host, user, "wrong-"+password)}
-	out, errOut, err = runCLIEnv(t, wrong, "build", "--push", "--builder", "native", "--tag", "v3", "--devfile", dir, "-o", "json", "--progress", "json", "-v")
+	out, errOut, err = runCLIEnv(t, context.Background(), wrong, "build", "--push", "--builder", "native", "--tag", "v3", "--devfile", dir, "-o", "json", "--progress", "json", "-v")
 	if err == nil || !strings.Contains(err.Error(), "refused access") {
 		t.Errorf("wrong password: error %v, want refused access", err)
 	}
@@ -250,12 +242,12 @@ func TestBuildPushTLSRegistry(t *testing.T) {
 	build := []string{"build", "--push", "--builder", "native", "--devfile", dir}
 
 	writeFile("registries:\n- host: " + reg.Host + "\n  insecure: false\n")
-	_, _, err = runCLIEnv(t, env, build...)
+	_, _, err = runCLIEnv(t, context.Background(), env, build...)
 	if err == nil || !strings.Contains(err.Error(), "registry "+reg.Host+" presents a certificate signed by an unknown authority") ||
 		!strings.Contains(err.Error(), "--registry-ca "+reg.Host+"=") {
 		t.Fatalf("without the CA: error %v, want the unknown authority named with the registry and --registry-ca", err)
 	}
-	out, errOut, err := runCLIEnv(t, env, append(build, "--registry-ca", reg.Host+"="+reg.CAFile)...)
+	out, errOut, err := runCLIEnv(t, context.Background(), env, append(build, "--registry-ca", reg.Host+"="+reg.CAFile)...)
 	if err != nil {
 		t.Fatalf("with --registry-ca: %v\n%s", err, errOut)
 	}
@@ -263,7 +255,7 @@ func TestBuildPushTLSRegistry(t *testing.T) {
 		t.Errorf("stdout does not list the pushed image:\n%s", out)
 	}
 	writeFile("registries:\n- host: " + reg.Host + "\n  ca: " + reg.CAFile + "\n")
-	out2, errOut, err := runCLIEnv(t, env, build...)
+	out2, errOut, err := runCLIEnv(t, context.Background(), env, build...)
 	if err != nil {
 		t.Fatalf("with the registries file: %v\n%s", err, errOut)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/event"
+	"github.com/devtool/devtool/pkg/remote"
 	"github.com/devtool/devtool/pkg/run"
 	"github.com/devtool/devtool/pkg/vars"
 )
@@ -54,6 +55,9 @@ type globals struct {
 	imageRegistry string
 	buildArgEnv   []string
 	allowOutside  bool
+	registryURL   string
+	offline       bool
+	remote        *remote.Client // the client load used, for reads after substitution
 	getenv        func(string) (string, bool)
 	registries    registryFlags
 	closers       []func()
@@ -95,6 +99,8 @@ check, apply, rollout), 130 cancelled.`,
 	pf.BoolVar(&g.allowOutside, "allow-outside-project", false, "let build contexts and Dockerfiles resolve outside the project directory")
 	addRegistryFlags(pf, &g.registries)
 	pf.StringVar(&g.imageRegistry, "image-registry", "", "registry for relative image names, e.g. 127.0.0.1:5000/me (env DEVTOOL_IMAGE_REGISTRY)")
+	pf.StringVar(&g.registryURL, "registry-url", "", "devfile registry for every registry parent and dockerfile.devfileRegistry, replacing the registryUrl the devfile names (a mirror; env DEVTOOL_REGISTRY_URL; default: the devfile's, else "+remote.PublicRegistry+")")
+	pf.BoolVar(&g.offline, "offline", false, "fetch nothing over the network: registry parents, http(s) uris and remote Dockerfiles come from the cache an earlier run filled (env DEVTOOL_CACHE_DIR, default <user cache dir>/devtool)")
 
 	root.AddCommand(
 		newValidateCommand(g),
@@ -176,8 +182,10 @@ func (g *globals) validateCommon() error {
 			g.imageRegistry = v
 		}
 	}
-	_, err := g.resolveRegistries()
-	return err
+	if _, err := g.resolveRegistries(); err != nil {
+		return err
+	}
+	return g.validateRemote()
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -224,7 +232,12 @@ func (g *globals) load(ctx context.Context) (*devfile.Devfile, error) {
 			path = abs
 		}
 	}
-	return devfile.Load(ctx, path, devfile.LoadOptions{Logger: g.logger()})
+	client, err := g.remoteClient()
+	if err != nil {
+		return nil, err
+	}
+	g.remote = client
+	return devfile.Load(ctx, path, devfile.LoadOptions{Logger: g.logger(), Remote: client, RegistryURL: g.registryURL})
 }
 
 // varLayers returns the --var-file and --var layers, lowest first.
@@ -264,7 +277,7 @@ func (g *globals) project(ctx context.Context) (run.Project, error) {
 			env[n] = v
 		}
 	}
-	return run.Project{Devfile: d, Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, BuildArgEnv: env, AllowOutsideProject: g.allowOutside}, nil
+	return run.Project{Devfile: d, Vars: layers, Strict: g.strict, ImageRegistry: g.imageRegistry, BuildArgEnv: env, AllowOutsideProject: g.allowOutside, Remote: g.remote}, nil
 }
 
 // warn prints each warning once on stderr, unless err already reports them (--strict makes

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,6 +26,8 @@ import (
 	"github.com/devfile/library/v2/pkg/devfile/parser/data/v2/common"
 	"github.com/devfile/library/v2/pkg/devfile/validate"
 	"sigs.k8s.io/yaml"
+
+	"github.com/devtool/devtool/pkg/remote"
 )
 
 // DefaultHTTPTimeout bounds each http(s) read Load makes when LoadOptions.HTTPTimeout is 0.
@@ -43,11 +44,19 @@ func devfileNames() []string {
 
 // LoadOptions configures Load.
 type LoadOptions struct {
-	// HTTPTimeout bounds each http(s) request (a manifest uri); 0 means DefaultHTTPTimeout.
+	// HTTPTimeout bounds each http(s) request when Remote is nil; 0 means DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
 	// Logger receives debug messages (the library's "no default command" warnings, undefined
 	// variables, templated uris left unread); nil discards them.
 	Logger *slog.Logger
+	// Remote fetches registry and http(s) parents, http(s) manifest uris and remote
+	// Dockerfiles (cache, --offline); nil means a client without a cache (registry parents
+	// then fail, since their resources need one) bounded by HTTPTimeout.
+	Remote *remote.Client
+	// RegistryURL, when set, is the devfile registry used for every registry reference (a
+	// mirror: --registry-url / DEVTOOL_REGISTRY_URL), whatever registryUrl the devfile names;
+	// when "", a reference's own registryUrl is used, else remote.PublicRegistry (odo v3).
+	RegistryURL string
 }
 
 func (o LoadOptions) withDefaults() LoadOptions {
@@ -56,6 +65,9 @@ func (o LoadOptions) withDefaults() LoadOptions {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Remote == nil {
+		o.Remote = remote.New(remote.Options{Timeout: o.HTTPTimeout, MaxSize: maxManifestSize, Logger: o.Logger})
 	}
 	return o
 }
@@ -71,9 +83,16 @@ func (o LoadOptions) withDefaults() LoadOptions {
 //   - A local parent (parent.uri: ./base.yaml) is merged in. When the parent lives in the same
 //     directory the library flattens it; otherwise Load merges it with the same devfile/api
 //     functions, because the library would copy the parent's whole directory into the project.
-//   - Parents and plugins from a registry (id), a Kubernetes DevWorkspaceTemplate or an http(s)
-//     uri are refused with a *ValidationError before any network I/O: the library would write
-//     registry stack files into the process working directory and cannot be cancelled.
+//   - A parent from a devfile registry (id, registryUrl, version) or an http(s) uri is fetched
+//     by opts.Remote (ctx, timeouts, size limit, retries, cache, offline; see remote.go and
+//     docs/remote.md), not by the library, which would write the stack's files into the process
+//     working directory and cannot be cancelled. The stack's files stay in the cache: a relative
+//     uri of the parent that the project lacks points at the stack's copy (or, for a uri parent,
+//     at the URL resolved against the parent's). RegistryURL, when set, replaces every
+//     registryUrl. Kubernetes (DevWorkspaceTemplate) parents and remote plugins are refused
+//     before any I/O.
+//   - Remote Dockerfiles (dockerfile.git, dockerfile.devfileRegistry, an http(s) dockerfile
+//     uri) are fetched into the cache: Dockerfile.Fetched.
 //   - kubernetes/openshift component uris are read by Load itself (not by the library), relative
 //     to the devfile's directory or over http(s) bounded by opts.HTTPTimeout and ctx, into
 //     Manifest.Content/Source. A uri containing "{{" is left unread (Content "") since it needs
@@ -88,7 +107,8 @@ func (o LoadOptions) withDefaults() LoadOptions {
 //   - Nothing is written to the project directory, the working directory or TMPDIR.
 //
 // Errors: every problem with the devfile (missing or unreadable file, bad YAML, schema and
-// library validation failures, unsupported parents, unreadable manifest uris) is a
+// library validation failures, unsupported or unreachable parents, unreadable manifest uris and
+// remote Dockerfiles) is a
 // *ValidationError whose Problems name components and commands; the underlying I/O error, if any,
 // is its Err. A cancelled ctx returns an error wrapping ctx.Err() instead. Problems come
 // sorted by path, then message, whatever order the library found them in, and never show Go
@@ -112,7 +132,7 @@ func load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) 
 	if err != nil {
 		return nil, err
 	}
-	root, err := scan(file, nil)
+	root, err := scan(ctx, file, nil, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +158,9 @@ func load(ctx context.Context, path string, opts LoadOptions) (*Devfile, error) 
 	}
 	applyS2I(d, s2i)
 	if err := readManifests(ctx, d, opts); err != nil {
+		return nil, err
+	}
+	if err := fetchDockerfiles(ctx, d, opts); err != nil {
 		return nil, err
 	}
 	opts.Logger.Debug("devfile loaded", "path", d.Path, "schemaVersion", d.SchemaVersion,
@@ -243,11 +266,19 @@ func (f *rawFile) descendants() []*rawFile {
 
 // scan reads and checks file and, recursively, its local parent and plugins. stack holds the
 // files referencing it, for cycle detection.
-func scan(file string, stack []string) (*rawFile, error) {
+func scan(ctx context.Context, file string, stack []string, opts LoadOptions) (*rawFile, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, &ValidationError{File: file, Problems: []Problem{{Message: fmt.Sprintf("cannot read devfile: %v", err)}}, Err: err}
 	}
+	return scanData(ctx, file, data, stack, opts, nil)
+}
+
+// scanData is scan of a devfile's content; from is set for a devfile fetched from a registry or
+// an http(s) uri (remote.go), whose relative uris it rewrites and whose local references it
+// refuses.
+func scanData(ctx context.Context, file string, data []byte, stack []string, opts LoadOptions, from *remoteOrigin) (*rawFile, error) {
+	var err error
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
@@ -275,19 +306,28 @@ func scan(file string, stack []string) (*rawFile, error) {
 	if f.s2i, err = extractS2I(file, m); err != nil {
 		return nil, err
 	}
-	if len(f.helm) > 0 || len(f.s2i) > 0 {
+	if from != nil {
+		if err := from.prepare(file, m, stack); err != nil {
+			return nil, err
+		}
+	}
+	if len(f.helm) > 0 || len(f.s2i) > 0 || from != nil {
 		if f.data, err = json.Marshal(m); err != nil {
 			return nil, invalid(file, "components", "%v", err)
 		}
 	}
 	stack = append(stack, file)
-	if p, ok := m["parent"].(map[string]any); ok {
+	if p, ok := m["parent"].(map[string]any); ok && isRemoteRef(p) {
+		if f.parent, err = scanRemote(ctx, file, p, stack, opts); err != nil {
+			return nil, err
+		}
+	} else if ok {
 		target, err := localRef(file, "parent", "parent", "parents", p, stack)
 		if err != nil {
 			return nil, err
 		}
 		if target != "" {
-			if f.parent, err = scan(target, stack); err != nil {
+			if f.parent, err = scan(ctx, target, stack, opts); err != nil {
 				return nil, err
 			}
 		}
@@ -311,7 +351,7 @@ func scan(file string, stack []string) (*rawFile, error) {
 		if filepath.Dir(target) != filepath.Dir(file) {
 			return nil, invalid(file, componentPath(name)+".plugin", "%s: plugin files outside the devfile's directory are not supported", what)
 		}
-		pf, err := scan(target, stack)
+		pf, err := scan(ctx, target, stack, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -326,7 +366,7 @@ func scan(file string, stack []string) (*rawFile, error) {
 func localRef(file, path, what, plural string, ref map[string]any, stack []string) (string, error) {
 	str := func(k string) string { s, _ := ref[k].(string); return s }
 	uri, id, registry, version := str("uri"), str("id"), str("registryUrl"), str("version")
-	hint := "remote " + plural + " are not supported yet; download the devfile next to this one and reference it with a relative uri (for example uri: ./parent-devfile.yaml)"
+	hint := "remote " + plural + " are not supported; download the devfile next to this one and reference it with a relative uri (for example uri: ./plugin-devfile.yaml)"
 	switch {
 	case uri != "":
 		if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
@@ -362,7 +402,7 @@ func localRef(file, path, what, plural string, ref map[string]any, stack []strin
 		k, _ := ref["kubernetes"].(map[string]any)
 		name, _ := k["name"].(string)
 		ns, _ := k["namespace"].(string)
-		return "", invalid(file, path+".kubernetes", "%s kubernetes DevWorkspaceTemplate %q (namespace %q): %s", what, name, ns, hint)
+		return "", invalid(file, path+".kubernetes", "%s kubernetes DevWorkspaceTemplate %q (namespace %q): devtool does not read DevWorkspaceTemplates from a cluster; use a registry parent (id, registryUrl, version) or a uri to the devfile", what, name, ns)
 	}
 	return "", nil
 }
@@ -415,8 +455,8 @@ func parseTree(ctx context.Context, f *rawFile, opts LoadOptions) (parser.Devfil
 }
 
 // libParse runs parser.ParseDevfile on f. The library takes no context and may block; it runs
-// in a goroutine that is abandoned if ctx ends (nothing in it does network I/O, since remote
-// references were refused by scan). A library panic becomes an error.
+// in a goroutine that is abandoned if ctx ends (nothing in it does network I/O: remote
+// references were fetched or refused by scan). A library panic becomes an error.
 func libParse(ctx context.Context, f *rawFile, flatten bool, opts LoadOptions) (parser.DevfileObj, error) {
 	no := false
 	timeout := int(math.Ceil(opts.HTTPTimeout.Seconds()))
@@ -468,18 +508,18 @@ func mergeParent(child, parentObj parser.DevfileObj, file string) error {
 	}
 	pv, cv := parentObj.Data.GetSchemaVersion(), child.Data.GetSchemaVersion()
 	if versionGreater(pv, cv) {
-		return invalid(file, "parent", "parent devfile %s has schemaVersion %s, newer than this devfile's %s", parent.Uri, pv, cv)
+		return invalid(file, "parent", "parent devfile %s has schemaVersion %s, newer than this devfile's %s", parentName(parent), pv, cv)
 	}
 	flat := parentObj.Data.GetDevfileWorkspaceSpecContent()
 	if !reflect.DeepEqual(parent.ParentOverrides, v1.ParentOverrides{}) {
 		var err error
 		if flat, err = overriding.OverrideDevWorkspaceTemplateSpec(flat, parent.ParentOverrides); err != nil {
-			return invalid(file, "parent", "applying overrides to parent %s: %v", parent.Uri, err)
+			return invalid(file, "parent", "applying overrides to parent %s: %v", parentName(parent), err)
 		}
 	}
 	merged, err := overriding.MergeDevWorkspaceTemplateSpec(child.Data.GetDevfileWorkspaceSpecContent(), flat)
 	if err != nil {
-		return invalid(file, "", "merging parent %s: %v", parent.Uri, err)
+		return invalid(file, "", "merging parent %s: %v", parentName(parent), err)
 	}
 	child.Data.SetDevfileWorkspaceSpecContent(*merged)
 	child.Data.SetParent(nil)
@@ -595,8 +635,14 @@ func convertComponent(c v1.Component) Component {
 			}
 			switch {
 			case df.Git != nil:
+				g := &GitSource{Remotes: df.Git.Remotes, FileLocation: df.Git.FileLocation}
+				if cf := df.Git.CheckoutFrom; cf != nil {
+					g.Remote, g.Revision = cf.Remote, cf.Revision
+				}
+				img.Dockerfile.Git = g
 				img.Dockerfile.Remote = "git"
 			case df.DevfileRegistry != nil:
+				img.Dockerfile.Registry = &RegistrySource{ID: df.DevfileRegistry.Id, RegistryURL: df.DevfileRegistry.RegistryUrl}
 				img.Dockerfile.Remote = "registry " + df.DevfileRegistry.Id
 			}
 		}
@@ -749,13 +795,14 @@ func readManifests(ctx context.Context, d *Devfile, opts LoadOptions) error {
 
 // ReadManifestURI reads a kubernetes/openshift component uri (devfile spec "uri": a path relative
 // to the devfile directory dir, or an http(s) URL) and returns its content and source (the
-// absolute path, or the URL). An http(s) GET is bounded by opts.HTTPTimeout (0: 10 s) and ctx;
-// a non-2xx status is an error. Content over 16 MiB is refused. Load calls it for uris without
+// absolute path, or the URL). An http(s) GET goes through opts.Remote (default: bounded by
+// opts.HTTPTimeout, 0 meaning 10 s, and 16 MiB) and ctx; a non-2xx status is an error; offline,
+// the copy an earlier online read cached is used. Local content over 16 MiB is refused. Load calls it for uris without
 // variables; callers call it for the others once variables are substituted.
 func ReadManifestURI(ctx context.Context, dir, uri string, opts LoadOptions) (content, source string, err error) {
 	opts = opts.withDefaults()
-	if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
-		b, err := httpGet(ctx, uri, opts.HTTPTimeout)
+	if remote.IsHTTP(uri) {
+		b, err := opts.Remote.Get(ctx, "manifest uri", uri, "uri\x00"+uri)
 		if err != nil {
 			return "", uri, err
 		}
@@ -787,34 +834,6 @@ func ReadManifestURI(ctx context.Context, dir, uri string, opts LoadOptions) (co
 		return "", p, fmt.Errorf("manifest %s is larger than %d MiB", p, maxManifestSize>>20)
 	}
 	return string(b), p, nil
-}
-
-func httpGet(ctx context.Context, url string, timeout time.Duration) ([]byte, error) {
-	rctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err == nil {
-		defer resp.Body.Close()
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return nil, fmt.Errorf("GET %s: HTTP %s", url, resp.Status)
-		}
-		var b []byte
-		b, err = io.ReadAll(io.LimitReader(resp.Body, maxManifestSize+1))
-		if err == nil && len(b) > maxManifestSize {
-			return nil, fmt.Errorf("GET %s: response larger than %d MiB", url, maxManifestSize>>20)
-		}
-		if err == nil {
-			return b, nil
-		}
-	}
-	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("GET %s: no complete response within %s (the HTTP timeout): %w", url, timeout, err)
-	}
-	return nil, fmt.Errorf("GET %s: %w", url, err)
 }
 
 // causeError is an error with its own text that still unwraps to its cause.

@@ -36,10 +36,12 @@ type corpusWant struct {
 	fast bool
 }
 
-// registryParent is the expectation for a devfile whose parent comes from a registry: refused
-// before any network I/O, naming the parent id.
+// registryParent is the expectation for a devfile whose parent comes from a registry, loaded
+// without a remote client (LoadOptions{}: no cache directory): refused before any network I/O,
+// naming the registry and the stack. TestLoadRegistryParents loads them from the loopback
+// registry.
 func registryParent(id string) corpusWant {
-	return corpusWant{errContains: []string{"parent", `parent id "` + id + `"`, "registry.devfile.io", "remote parents are not supported"}, fast: true}
+	return corpusWant{errContains: []string{"parent", `stack "` + id + `"`, "devfile registry https://registry.devfile.io", "no cache directory"}, fast: true}
 }
 
 // corpusWants has one entry per case in the corpus; the test fails for a case without one.
@@ -551,8 +553,9 @@ components:
 	})
 }
 
-// Remote parents are refused before any request is made.
-func TestLoadRemoteParentsRefused(t *testing.T) {
+// Kubernetes parents and remote plugins are refused before any request is made (registry
+// and http(s) parents are fetched: remote_test.go).
+func TestLoadUnsupportedRemoteRefsRefused(t *testing.T) {
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
@@ -563,11 +566,6 @@ func TestLoadRemoteParentsRefused(t *testing.T) {
 		name, parent string
 		want         []string
 	}{
-		{"registry", fmt.Sprintf("parent: {id: nodejs, registryUrl: %q, version: 2.2.0}", srv.URL),
-			[]string{`parent: parent id "nodejs" from registry ` + srv.URL + " (version 2.2.0): remote parents are not supported yet"}},
-		{"registry without url", "parent: {id: go}", []string{`parent id "go" from the default registry`}},
-		{"http uri", fmt.Sprintf("parent: {uri: %q}", srv.URL+"/devfile.yaml"),
-			[]string{`parent.uri: parent uri "` + srv.URL + `/devfile.yaml": remote parents are not supported yet`}},
 		{"kubernetes", "parent: {kubernetes: {name: tmpl, namespace: ns}}", []string{`parent.kubernetes: parent kubernetes DevWorkspaceTemplate "tmpl" (namespace "ns")`}},
 		{"plugin", "components:\n  - name: tools\n    plugin: {id: theia, registryUrl: " + srv.URL + "}",
 			[]string{`components[name=tools].plugin: plugin component "tools" id "theia" from registry`}},
@@ -821,13 +819,13 @@ components:
 			want: []Problem{{Path: "components[name=img].image", Message: `missing required field "imageName"`}},
 		},
 		{
-			name: "remote grandparent is refused before any I/O",
+			name: "remote grandparent without a cache directory fails before any I/O",
 			files: map[string]string{
 				"devfile.yaml": "schemaVersion: 2.2.0\nparent: {uri: ./parent.yaml}\n",
 				"parent.yaml":  "schemaVersion: 2.2.0\nparent: {id: nodejs, registryUrl: \"https://registry.devfile.io\"}\n",
 			},
 			file: "parent.yaml",
-			want: []Problem{{Path: "parent", Message: `parent id "nodejs" from registry https://registry.devfile.io: remote parents are not supported yet; download the devfile next to this one and reference it with a relative uri (for example uri: ./parent-devfile.yaml)`}},
+			want: []Problem{{Path: "parent", Message: `devfile registry https://registry.devfile.io, stack "nodejs": fetching https://registry.devfile.io: no cache directory; devtool keeps fetched stacks and Dockerfiles in its cache directory; set DEVTOOL_CACHE_DIR or HOME`}},
 		},
 		{
 			name: "parent newer than child",

@@ -105,10 +105,36 @@ type Dockerfile struct {
 	Args []string
 	// RootRequired is the rootRequired flag; nil when unset.
 	RootRequired *bool
-	// Remote is non-empty when the Dockerfile comes from dockerfile.git ("git") or
-	// dockerfile.devfileRegistry ("registry <id>") instead of uri. devtool does not fetch
-	// those; a builder should refuse the image with a clear error.
+	// Remote is non-empty when the Dockerfile comes from elsewhere than the project:
+	// dockerfile.git ("git <remote url>"), dockerfile.devfileRegistry ("registry <id>"), an
+	// http(s) uri ("uri <url>") or a registry parent's stack ("stack <registry> <id>").
 	Remote string
+	// Git is dockerfile.git (devfile spec 2.2.0), Registry dockerfile.devfileRegistry; nil when
+	// not used.
+	Git      *GitSource
+	Registry *RegistrySource
+	// Fetched is the absolute path of the remote Dockerfile's fetched copy (in devtool's cache,
+	// named by its SHA-256, never in the project), set by Load when Remote is; builders read it
+	// instead of URI. The build context stays BuildContext in the project (devfile spec: the
+	// context is the project's unless said otherwise).
+	Fetched string
+}
+
+// GitSource is dockerfile.git: the repository's remotes (name → URL), the checkoutFrom
+// remote and revision, and fileLocation (the Dockerfile's path in the repository, "" meaning
+// "Dockerfile").
+type GitSource struct {
+	Remotes      map[string]string
+	Remote       string
+	Revision     string
+	FileLocation string
+}
+
+// RegistrySource is dockerfile.devfileRegistry: a stack id and the registry URL ("" means the
+// default registry).
+type RegistrySource struct {
+	ID          string
+	RegistryURL string
 }
 
 // Manifest is a kubernetes or openshift component.

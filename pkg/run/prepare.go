@@ -208,12 +208,12 @@ func (pc *prepareContext) attributes(lower *vars.Resolver, s plan.Step) vars.Lay
 }
 
 // readURI reads a manifest uri (devfile.ReadManifestURI: path relative to the devfile
-// directory, or http(s) with the default timeout), bounded by ctx.
+// directory, or http(s) through the project's remote client), bounded by ctx.
 func (pc *prepareContext) readURI(ctx context.Context, uri string) (content, source string, err error) {
 	pc.uriMu.Lock()
 	pc.uriReads[uri]++
 	pc.uriMu.Unlock()
-	return devfile.ReadManifestURI(ctx, pc.d.Dir, uri, devfile.LoadOptions{})
+	return devfile.ReadManifestURI(ctx, pc.d.Dir, uri, devfile.LoadOptions{Remote: pc.proj.Remote})
 }
 
 // unpinnedRefs are the references of every build step's image before it is built.

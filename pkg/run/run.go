@@ -30,6 +30,7 @@ import (
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/event"
 	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/remote"
 	"github.com/devtool/devtool/pkg/vars"
 )
 
@@ -79,6 +80,9 @@ type Project struct {
 	// AllowOutsideProject lets build contexts and Dockerfiles resolve outside the project
 	// directory (--allow-outside-project).
 	AllowOutsideProject bool
+	// Remote reads http(s) manifest uris that needed variables (the client the devfile was
+	// loaded with: cache, --offline); nil means devfile.LoadOptions' default.
+	Remote *remote.Client
 }
 
 // Applier is what a deploy needs to change the cluster (*deploy.Applier): a preflight that

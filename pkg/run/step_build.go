@@ -84,8 +84,8 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 	if img.S2I != nil {
 		return prepareS2I(ctx, pc, s, comp, name, req, res)
 	}
-	if img.Dockerfile.Remote != "" {
-		return nil, fmt.Errorf("its Dockerfile comes from %s, which devtool does not fetch yet; copy the Dockerfile into the project and set dockerfile.uri to its path", img.Dockerfile.Remote)
+	if img.Dockerfile.Remote != "" && img.Dockerfile.Fetched == "" {
+		return nil, fmt.Errorf("its Dockerfile comes from %s and was not fetched (a uri with {{variables}} is not fetched); copy the Dockerfile into the project and set dockerfile.uri to its path", img.Dockerfile.Remote)
 	}
 	if pc.opts.push && isRelativeImage(repo) {
 		return nil, fmt.Errorf("imageName %q has no registry to push to; set --image-registry (or DEVTOOL_IMAGE_REGISTRY) or use a full name such as quay.io/you/%s", name, repo)
@@ -96,6 +96,9 @@ func prepareBuild(ctx context.Context, pc *prepareContext, s plan.Step, comp *de
 		req.Args = append(req.Args, buildArg(res.Substitute(a, where("dockerfile.args"), pc.warn), res.Lookup, pc.proj.BuildArgEnv))
 	}
 	ctxDir, df, err := resolveBuildPaths(pc.d.Dir, uri, bc, pc.proj.AllowOutsideProject)
+	if img.Dockerfile.Fetched != "" {
+		ctxDir, df, err = resolveFetched(pc.d.Dir, img.Dockerfile.Fetched, bc, pc.proj.AllowOutsideProject)
+	}
 	req.ContextDir, req.Dockerfile = ctxDir, df
 	if !pc.opts.checkInputs {
 		return &buildStep{step: s, name: name, req: req, inputErr: err}, nil

@@ -10,8 +10,11 @@ import (
 
 	"github.com/devtool/devtool/pkg/build"
 	"github.com/devtool/devtool/pkg/deploy"
+	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/plan"
+	"github.com/devtool/devtool/pkg/remote"
 	"github.com/devtool/devtool/pkg/vars"
+	"github.com/devtool/devtool/test/testenv"
 )
 
 const imageDevfile = `schemaVersion: 2.2.0
@@ -132,22 +135,62 @@ commands:
 	}
 }
 
-// TestRemoteDockerfileRefused: a Dockerfile from git or a devfile registry is refused with
-// the component's name instead of building the local ./Dockerfile.
-func TestRemoteDockerfileRefused(t *testing.T) {
-	for _, df := range []string{
-		"{git: {remotes: {origin: 'https://example.com/r.git'}, fileLocation: Dockerfile}, buildContext: .}",
-		"{devfileRegistry: {id: nodejs, registryUrl: 'https://registry.devfile.io'}, buildContext: .}",
-	} {
-		d, p := project(t, map[string]string{"devfile.yaml": strings.Replace(imageDevfile, "DOCKERFILE", df, 1), "Dockerfile": "FROM scratch\n"})
+// TestRemoteDockerfile: a Dockerfile from an http(s) uri (a loopback file server) is built
+// from its fetched copy in the cache, never from the project's own ./Dockerfile, with the
+// project as build context; buildContext outside the project is still refused; a remote
+// Dockerfile Load did not fetch (a uri with variables) is refused naming the component.
+func TestRemoteDockerfile(t *testing.T) {
+	site := t.TempDir()
+	if err := os.WriteFile(filepath.Join(site, "Dockerfile"), []byte("FROM remote\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.StartFileServer(t, site)
+	cache := t.TempDir()
+	load := func(df string) (*devfile.Devfile, *plan.Plan) {
+		t.Helper()
+		dir := t.TempDir()
+		for n, c := range map[string]string{"devfile.yaml": strings.Replace(imageDevfile, "DOCKERFILE", df, 1), "Dockerfile": "FROM local\n"} {
+			if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d, err := devfile.Load(context.Background(), dir, devfile.LoadOptions{Remote: remote.New(remote.Options{CacheDir: cache})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := plan.Compile(d, plan.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, p
+	}
+	deployWith := func(d *devfile.Devfile, p *plan.Plan) (*fakeBuilder, error) {
 		b := &fakeBuilder{}
 		_, err := (&Runner{Choose: func(build.Request, []byte) (build.Builder, string, error) { return b, "", nil }, Deployer: &fakeDeployer{}}).Deploy(context.Background(), d, p, Options{ImageRegistry: "127.0.0.1:5000/me"})
-		if err == nil || !strings.Contains(err.Error(), `image component "img"`) || !strings.Contains(err.Error(), "does not fetch yet") {
-			t.Errorf("%s: err = %v, want a refusal naming the component", df, err)
-		}
-		if len(b.calls) != 0 {
-			t.Errorf("%s: built %d images", df, len(b.calls))
-		}
+		return b, err
+	}
+
+	d, p := load("{uri: '" + srv + "/Dockerfile', buildContext: .}")
+	b, err := deployWith(d, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := d.Components[0].Image.Dockerfile.Fetched
+	if len(b.calls) != 1 || b.calls[0].Dockerfile != fetched || b.calls[0].ContextDir != d.Dir || !strings.HasPrefix(fetched, cache) {
+		t.Fatalf("build calls %+v; want one with Dockerfile %s (in the cache) and context %s", b.calls, fetched, d.Dir)
+	}
+	if got, _ := os.ReadFile(b.calls[0].Dockerfile); string(got) != "FROM remote\n" {
+		t.Errorf("built Dockerfile %q", got)
+	}
+
+	d, p = load("{uri: '" + srv + "/Dockerfile', buildContext: ..}")
+	if b, err := deployWith(d, p); err == nil || !strings.Contains(err.Error(), "outside the project directory") || len(b.calls) != 0 {
+		t.Errorf("buildContext ..: err = %v, %d builds; want the outside-project refusal", err, len(b.calls))
+	}
+
+	d, p = load("{uri: '" + srv + "/{{dir}}/Dockerfile', buildContext: .}")
+	if b, err := deployWith(d, p); err == nil || !strings.Contains(err.Error(), `image component "img"`) || !strings.Contains(err.Error(), "was not fetched") || len(b.calls) != 0 {
+		t.Errorf("templated uri: err = %v; want a refusal naming the component", err)
 	}
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install-deps.sh: everything the tests and the demo need on a fresh Debian 12 machine.
-#  - Debian packages: buildah (engine backend tests, RUN builds), busybox-static (the base
+#  - Debian packages: buildah (engine backend tests, RUN builds), git (the loopback git server), busybox-static (the base
 #    image the tests and the demo push to their loopback registry), and the other two engines
 #    the engine tests and `make bench` run for real (docs/engines.md): podman with runc and
 #    conmon (crun, podman's default runtime, fails on cgroup v1/v2 hybrid hosts), docker.io
@@ -16,6 +16,7 @@ set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 need=()
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
+command -v git >/dev/null 2>&1 || need+=(git)  # git-http-backend: the loopback git server (remote Dockerfiles)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 # podman build with --runtime runc: podman, runc, conmon (container monitor), uidmap
 # (newuidmap for user namespaces), containernetworking-plugins (network of RUN steps under the
