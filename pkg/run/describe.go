@@ -50,7 +50,7 @@ type ImageInfo struct {
 	BuildContext string   `json:"buildContext,omitempty"`
 	Dockerfile   string   `json:"dockerfile,omitempty"`
 	Args         []string `json:"args,omitempty"`
-	// Remote names a Dockerfile from git or a devfile registry (not fetched yet).
+	// Remote names a Dockerfile fetched from an http(s) uri, git or a devfile registry.
 	Remote string `json:"remote,omitempty"`
 	// S2I is set for a source-to-image build (docs/s2i.md).
 	S2I *S2IInfo `json:"s2i,omitempty"`

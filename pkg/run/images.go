@@ -66,7 +66,7 @@ func resolveBuildPaths(devfileDir, uri, buildContext string, allowOutside bool) 
 		bc = filepath.Join(devfileDir, bc)
 	}
 	if strings.HasPrefix(uri, "http://") || strings.HasPrefix(uri, "https://") {
-		return "", "", fmt.Errorf("dockerfile uri %q: remote Dockerfiles are not supported yet; put the Dockerfile in the project and reference it by path", uri)
+		return "", "", fmt.Errorf("dockerfile uri %q: an http(s) Dockerfile is fetched when the devfile is loaded and was not (internal error); put the Dockerfile in the project and reference it by path", uri)
 	}
 	df := uri
 	switch {
