@@ -61,14 +61,14 @@ func write(t *testing.T, dir, name, content string) string {
 func TestLoadRegistryParents(t *testing.T) {
 	reg := testenv.StartDevfileRegistry(t, testenv.CorpusStacks(t))
 	cache := t.TempDir()
-	cwd := t.TempDir()
-	t.Chdir(cwd)
 	var cases []testenv.CorpusCase
-	for _, c := range testenv.Corpus(t) {
+	for _, c := range testenv.Corpus(t) { // before Chdir: the corpus is found from the module root
 		if c.RegistryParent != "" {
 			cases = append(cases, c)
 		}
 	}
+	cwd := t.TempDir()
+	t.Chdir(cwd)
 	if len(cases) < 5 {
 		t.Fatalf("%d corpus cases with registry parents, want ≥ 5", len(cases))
 	}
@@ -77,9 +77,9 @@ func TestLoadRegistryParents(t *testing.T) {
 	projects := map[string]string{}
 	want := map[string]*Devfile{}
 	for _, c := range cases {
+		dir := testenv.CopyProject(t, c) // the offline subtests below load it again
+		projects[c.Name] = dir
 		t.Run(c.Name, func(t *testing.T) {
-			dir := testenv.CopyProject(t, c)
-			projects[c.Name] = dir
 			before, beforeCwd := dirState(t, dir), dirState(t, cwd)
 			d, err := Load(context.Background(), dir, online)
 			if err != nil {
