@@ -371,7 +371,7 @@ func (rr remoteRegistry) Digest(ctx context.Context, ref string) (string, bool, 
 	opts = append(opts, remote.WithTransport(tr))
 	desc, err := remote.Head(r, opts...)
 	if err != nil {
-		if notFound(err) {
+		if IsNotFound(err) {
 			return "", false, nil
 		}
 		if ctx.Err() != nil {
@@ -409,8 +409,9 @@ func (t *httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.rt.RoundTrip(r)
 }
 
-// notFound reports a registry answer that means "no such tag or repository".
-func notFound(err error) bool {
+// IsNotFound reports whether err is a registry answer that means "no such tag or repository"
+// (HTTP 404, or the MANIFEST_UNKNOWN / NAME_UNKNOWN error codes of the distribution spec).
+func IsNotFound(err error) bool {
 	var terr *transport.Error
 	if !errors.As(err, &terr) {
 		return false

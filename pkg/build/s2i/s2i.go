@@ -13,9 +13,7 @@ package s2i
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,11 +24,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/openshift/source-to-image/pkg/api"
 	"github.com/openshift/source-to-image/pkg/api/constants"
 	"github.com/openshift/source-to-image/pkg/build/strategies/dockerfile"
@@ -70,8 +66,9 @@ type Builder struct {
 // Option configures New.
 type Option func(*Builder)
 
-// WithRegistryPolicy sets which registries, besides loopback ones, are reached over plain
-// HTTP or without TLS verification when reading the builder and previous images.
+// WithRegistryPolicy sets how registries are reached when reading the builder and previous
+// images: credentials, CA bundles, and which are reached over plain HTTP or without TLS
+// verification (the policy's Transport and Keychain, as for every builder).
 func WithRegistryPolicy(p build.RegistryPolicy) Option { return func(b *Builder) { b.policy = p } }
 
 // WithTransport makes registry requests go through rt (tests).
@@ -84,8 +81,20 @@ func New(inner build.Builder, opts ...Option) *Builder {
 	for _, o := range opts {
 		o(b)
 	}
+	if b.rt == nil {
+		rt, err := b.policy.Transport(remote.DefaultTransport)
+		if err != nil { // a CA bundle that cannot be read: every registry call says so
+			rt = failingTransport{err}
+		}
+		b.rt = rt
+	}
 	return b
 }
+
+// failingTransport fails every request with err.
+type failingTransport struct{ err error }
+
+func (f failingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 // Name returns the inner builder's Name.
 func (b *Builder) Name() string { return b.inner.Name() }
@@ -288,7 +297,7 @@ func (b *Builder) previous(ctx context.Context, req build.Request) (string, bool
 	}
 	desc, err := remote.Head(ref, b.remoteOptions(ctx, req)...)
 	if err != nil {
-		if notFound(err) {
+		if build.IsNotFound(err) {
 			return "", false, nil
 		}
 		return "", false, fmt.Errorf("looking for the previous image %s: %w", ref, err)
@@ -325,10 +334,6 @@ func (b *Builder) parse(s string) (name.Reference, error) {
 }
 
 func (b *Builder) remoteOptions(ctx context.Context, req build.Request) []remote.Option {
-	rt := b.rt
-	if rt == nil {
-		rt = &perHost{policy: b.policy}
-	}
 	plat := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	if len(req.Platforms) > 0 {
 		if p, err := v1.ParsePlatform(req.Platforms[0]); err == nil {
@@ -337,44 +342,11 @@ func (b *Builder) remoteOptions(ctx context.Context, req build.Request) []remote
 	}
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithTransport(rt),
+		remote.WithAuthFromKeychain(b.policy.Keychain()),
+		remote.WithTransport(b.rt),
 		remote.WithPlatform(plat),
 		remote.WithUserAgent("devtool-s2i"),
 	}
-}
-
-// perHost skips TLS verification for registries the policy marks insecure only.
-type perHost struct{ policy build.RegistryPolicy }
-
-var insecureTransport = func() http.RoundTripper {
-	t := remote.DefaultTransport.(*http.Transport).Clone()
-	t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user marked this registry insecure
-	return t
-}()
-
-func (p *perHost) RoundTrip(r *http.Request) (*http.Response, error) {
-	if p.policy.IsInsecure(r.URL.Host) {
-		return insecureTransport.RoundTrip(r)
-	}
-	return remote.DefaultTransport.RoundTrip(r)
-}
-
-// notFound reports whether err is the registry saying the manifest or repository does not exist.
-func notFound(err error) bool {
-	var terr *transport.Error
-	if !errors.As(err, &terr) {
-		return false
-	}
-	if terr.StatusCode == http.StatusNotFound {
-		return true
-	}
-	for _, d := range terr.Errors {
-		if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {
-			return true
-		}
-	}
-	return false
 }
 
 // labelsOf returns the builder image's labels (never nil: a nil map makes s2i install the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -327,5 +328,49 @@ func TestExplainAuto(t *testing.T) {
 	_, err = s2i.New(build.Auto(nativeC)).Explain(ctx, req)
 	if err == nil || !strings.Contains(err.Error(), "source-to-image needs a container engine") {
 		t.Errorf("Explain with native only: %v, want an error saying an engine is needed", err)
+	}
+}
+
+// TestBuilderImageCredentials: the builder image is read with the registry policy's
+// credentials (a docker config), as every builder reads registries: with them the input
+// digest is computed from the builder's digest; without them the registry refuses and the
+// error names it, without the password.
+func TestBuilderImageCredentials(t *testing.T) {
+	ctx := context.Background()
+	plain := testenv.StartRegistry(t)
+	src, err := testenv.PushS2IBuilder(ctx, plain, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcRef, err := name.ParseReference(src, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(srcRef, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user, password = "s2i-user", "s2i-secret-password"
+	sec := testenv.StartSecureRegistry(t, user, password, false)
+	dst, err := name.ParseReference(sec.Host+"/s2i/builder:1", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, img, remote.WithContext(ctx), remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
+		t.Fatal(err)
+	}
+	req := build.Request{Name: "app", ContextDir: source(t, map[string]string{"index.txt": "x\n"}), Repository: sec.Host + "/out/app",
+		S2I: &build.S2I{BuilderImage: dst.String()}}
+
+	policy := build.RegistryPolicy{Auth: build.Credentials{DockerConfig: testenv.WriteDockerConfig(t, sec.Host, user, password)}}
+	if _, err := s2i.New(native.New(), s2i.WithRegistryPolicy(policy)).HashInputs(ctx, req); err != nil {
+		t.Fatalf("HashInputs with credentials: %v", err)
+	}
+	_, err = s2i.New(native.New(), s2i.WithRegistryPolicy(build.RegistryPolicy{Auth: build.Credentials{DockerConfig: t.TempDir()}})).HashInputs(ctx, req)
+	if err == nil {
+		t.Fatal("HashInputs without credentials succeeded; want the registry's refusal")
+	}
+	if !strings.Contains(err.Error(), sec.Host) || strings.Contains(err.Error(), password) {
+		t.Errorf("error %q: want it to name %s and not contain the password", err, sec.Host)
 	}
 }
