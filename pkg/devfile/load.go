@@ -1,6 +1,7 @@
 package devfile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	v1 "github.com/devfile/api/v2/pkg/apis/workspaces/v1alpha2"
 	"github.com/devfile/api/v2/pkg/attributes"
@@ -229,6 +231,10 @@ type rawFile struct {
 	// replaced by stand-ins: what the library parses instead of the file.
 	helm map[string]*Helm
 	data []byte
+	// json is the file's content as the library would convert it (YAML to JSON), kept so that
+	// the library need not convert the YAML a second time; nil for a file that already is
+	// JSON (the library reads that as it is).
+	json []byte
 	// s2i are the file's source-to-image components (extractS2I), replaced in data by image
 	// components with a stand-in dockerfile.
 	s2i map[string]*S2I
@@ -244,6 +250,41 @@ func (f *rawFile) sameDir() bool {
 		}
 	}
 	return true
+}
+
+// hasRefs reports whether the file names a parent or a plugin component, resolved or not.
+func (f *rawFile) hasRefs() bool {
+	if _, ok := f.doc["parent"]; ok {
+		return true
+	}
+	comps, _ := f.doc["components"].([]any)
+	for _, c := range comps {
+		cm, _ := c.(map[string]any)
+		if _, ok := cm["plugin"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeYAML decodes a devfile as yaml.Unmarshal into an any would, and returns its JSON form
+// too: sigs.k8s.io/yaml.YAMLToJSON, what the library's parser (context/content.go) converts
+// a YAML devfile with, so both see the same document from one YAML parse. Content that starts
+// with "{" (after white space) the library reads as JSON as it is; js is nil then and doc comes
+// from yaml.Unmarshal, as before.
+func decodeYAML(data []byte) (doc any, js []byte, err error) {
+	if bytes.HasPrefix(bytes.TrimLeftFunc(data, unicode.IsSpace), []byte("{")) {
+		err = yaml.Unmarshal(data, &doc)
+		return doc, nil, err
+	}
+	js, err = yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return nil, nil, fmt.Errorf("error unmarshaling JSON: while decoding JSON: %w", err)
+	}
+	return doc, js, nil
 }
 
 func (f *rawFile) refs() []*rawFile {
@@ -279,8 +320,8 @@ func scan(ctx context.Context, file string, stack []string, opts LoadOptions) (*
 // refuses.
 func scanData(ctx context.Context, file string, data []byte, stack []string, opts LoadOptions, from *remoteOrigin) (*rawFile, error) {
 	var err error
-	var doc any
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	doc, js, err := decodeYAML(data)
+	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 		return nil, invalid(file, "", "not valid YAML: %s", msg)
 	}
@@ -299,7 +340,7 @@ func scanData(ctx context.Context, file string, data []byte, stack []string, opt
 	case s == "":
 		return nil, invalid(file, "schemaVersion", "schemaVersion is empty; use a devfile schema version like 2.2.0")
 	}
-	f := &rawFile{path: file, doc: m}
+	f := &rawFile{path: file, doc: m, json: js}
 	if f.helm, err = extractHelm(file, m); err != nil {
 		return nil, err
 	}
@@ -469,9 +510,15 @@ func libParse(ctx context.Context, f *rawFile, flatten bool, opts LoadOptions) (
 		HTTPTimeout:                   &timeout,
 		Context:                       ctx,
 	}
-	if f.data != nil {
+	switch {
+	case f.data != nil:
 		// The file with its Helm components replaced by stand-ins (the schema has none).
 		args.Path, args.Data = "", f.data
+	case f.json != nil && (!flatten || !f.hasRefs()):
+		// The same content the library would read from Path and convert, already converted by
+		// scan. Only without references to flatten: the library resolves a relative parent or
+		// plugin uri against the path of the file it read.
+		args.Path, args.Data = "", f.json
 	}
 	type result struct {
 		obj parser.DevfileObj

@@ -126,3 +126,28 @@ init github.com/devtool/devtool/pkg/cli @40 ms, 0.018 ms clock, 19032 bytes, 192
 		t.Errorf("parseInitTrace (-want +got):\n%s", diff)
 	}
 }
+
+// BenchmarkCorpusParse is the corpus-parse scenario as a Go benchmark, for pprof
+// (go test -run '^$' -bench CorpusParse -cpuprofile cpu.out ./test/bench): one pass over the
+// same corpus cases per iteration, through devfile.Load and through the bare library calls.
+func BenchmarkCorpusParse(b *testing.B) {
+	root, err := testenv.ModuleRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	testenv.CorpusDir(b) // skips without a corpus
+	dirs, _, err := corpusCases(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("load", func(b *testing.B) {
+		for b.Loop() {
+			loadAll(b.Context(), dirs)
+		}
+	})
+	b.Run("bare", func(b *testing.B) {
+		for b.Loop() {
+			bareAll(dirs)
+		}
+	})
+}
