@@ -18,8 +18,9 @@ import (
 
 // remoteRef finds what makes a devfile read the network (http(s) uris, registry urls), and
 // registryParent a registry parent in a case's SOURCE.txt (as test/testenv reads it): those
-// cases are left out, since the bare library would wait for the network here while devtool's
-// Load refuses them before any I/O.
+// cases are left out: the bare library would fetch from the registry the devfile names and copy
+// the stack's files into the working directory, devtool through its own client and cache
+// (docs/remote.md) — not the same work.
 var (
 	remoteRef      = regexp.MustCompile(`(?m)(registryUrl|uri:\s*["']?https?://)`)
 	registryParent = regexp.MustCompile(`(?m)^\s*- parent \{.*"id": "([^"]+)"`)
@@ -88,7 +89,7 @@ func corpusParse(e *env) scenario {
 	sc := scenario{ID: "corpus-parse", Title: "parse every corpus devfile: devfile.Load vs bare devfile/library", Kind: overhead,
 		Targets:    []target{{Peer: "devfile/library ParseDevfileAndValidate", Value: 10}},
 		RunsFactor: 4,
-		Note:       fmt.Sprintf("%d devfiles of testdata/corpus/dev, in process, one pass per run, 4× -runs runs; %d with registry parents or http uris left out (the bare library would wait for the network)", len(dirs), skipped)}
+		Note:       fmt.Sprintf("%d devfiles of testdata/corpus/dev, in process, one pass per run, 4× -runs runs; %d with registry parents or http uris left out (the bare library would fetch them from the registry they name: not the same work)", len(dirs), skipped)}
 	skip := ""
 	if err != nil || len(dirs) == 0 {
 		skip = fmt.Sprintf("no corpus: %v", err)
