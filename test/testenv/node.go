@@ -280,6 +280,37 @@ func (n *Node) TrustRegistry(host string) error {
 	return os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(body), 0o644)
 }
 
+// Mirror makes containerd pull images of registry host (e.g. "registry.access.redhat.com")
+// from the node's loopback registry, same repository paths, over plain HTTP (hosts.toml with
+// the loopback registry as the first host; host itself stays the fallback server): for tests
+// whose devfiles name images on registries that cannot be reached here. Push what they need
+// to n.Registry under the same paths (CopyImage). Errors: writing the file.
+func (n *Node) Mirror(host string) error {
+	d := filepath.Join(n.Dir, "containerd/certs.d", host)
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return err
+	}
+	body := fmt.Sprintf("server = \"https://%s\"\n\n[host.\"http://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n", host, n.Registry)
+	return os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(body), 0o644)
+}
+
+// CopyImage copies the image src (plain HTTP on loopback) to n.Registry/<repo> ("ubi8/nodejs-14:latest").
+func (n *Node) CopyImage(ctx context.Context, src, repo string) error {
+	s, err := name.ParseReference(src, name.Insecure)
+	if err != nil {
+		return err
+	}
+	img, err := remote.Image(s, remote.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", src, err)
+	}
+	dst, err := name.NewTag(n.Registry+"/"+repo, name.Insecure)
+	if err != nil {
+		return err
+	}
+	return remote.Write(dst, img, remote.WithContext(ctx))
+}
+
 // ready reports whether the Node is Ready and the default ServiceAccount exists.
 func (n *Node) ready() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
