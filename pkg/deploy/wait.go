@@ -153,6 +153,10 @@ type waitTarget struct {
 //   - ctx.Err() when ctx ends first; a *ClusterError when the cluster cannot be reached.
 //
 // An object that cannot be read (other than not found) is Unknown until a later read succeeds.
+// A Deployment, StatefulSet, DaemonSet or ReplicaSet is Failed as soon as one of its Pods has
+// a container stuck (CrashLoopBackOff, ImagePullBackOff, …, or exited with an error; see
+// podsStuck), and when there are such workloads, all objects must be Current on two polls in a
+// row (one PollInterval apart) before Wait returns nil.
 func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, error) {
 	var targets []*waitTarget
 	for _, o := range req.Objects {
@@ -189,6 +193,7 @@ func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, er
 	}
 	var lastProgress time.Time
 	start := time.Now()
+	confirmed := false
 	for wctx.Err() == nil {
 		if err := a.poll(wctx, cl, targets); err != nil {
 			break // wctx ended during the poll: the previous poll's statuses stand
@@ -201,14 +206,18 @@ func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, er
 			}
 			failed = failed || t.st.Status == StatusFailed
 		}
-		if len(pending) == 0 {
+		if len(pending) == 0 && (confirmed || !hasWorkload(targets)) {
 			a.log.Debug("all objects are Current", "objects", len(targets), "took", time.Since(start))
 			return statuses(), nil
 		}
+		// Workloads must stay Current for one more poll: a container that exits right after it
+		// started makes its Deployment Available for a moment (no readiness probe), and the
+		// next poll sees it crash (podsStuck).
+		confirmed = len(pending) == 0
 		if failed {
 			return statuses(), a.waitError(ctx, cl, req, targets, false)
 		}
-		if req.Progress != nil && (lastProgress.IsZero() || time.Since(lastProgress) >= every) {
+		if req.Progress != nil && len(pending) > 0 && (lastProgress.IsZero() || time.Since(lastProgress) >= every) {
 			req.Progress(pending)
 			lastProgress = time.Now()
 		}
@@ -219,6 +228,9 @@ func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, er
 	}
 	if ctx.Err() != nil {
 		return statuses(), ctx.Err()
+	}
+	if confirmed {
+		return statuses(), nil // all Current; the timeout hit the confirming poll
 	}
 	return statuses(), a.waitError(ctx, cl, req, targets, true)
 }
@@ -265,6 +277,18 @@ func (a *Applier) poll(ctx context.Context, cl *clients, targets []*waitTarget) 
 	return g.Wait()
 }
 
+// hasWorkload reports whether a target is a Deployment, StatefulSet, DaemonSet or ReplicaSet
+// (whose Pods podsStuck checks).
+func hasWorkload(targets []*waitTarget) bool {
+	for _, t := range targets {
+		gv, _ := schema.ParseGroupVersion(t.st.APIVersion)
+		if gv.Group == "apps" && t.st.Kind != "ControllerRevision" {
+			return true
+		}
+	}
+	return false
+}
+
 // stuckReasons are the container waiting reasons that fail a workload's wait at once, as
 // skaffold's status check does (pkg/skaffold/deploy/status: CrashLoopBackOff, ImagePullBackOff,
 // ErrImageNeverPull, CreateContainerConfigError): the kubelet only retries them with back-off,
@@ -279,7 +303,7 @@ var stuckReasons = map[string]bool{
 
 // podsStuck lists the Pods of a Deployment, StatefulSet, DaemonSet or ReplicaSet (other kinds:
 // "") and returns "Pod ns/name: container c: <reason>" for the first one whose container is
-// waiting for one of stuckReasons, or "" (also when the Pods cannot be listed: the next
+// waiting for one of stuckReasons or terminated with a non-zero exit code, or "" (also when the Pods cannot be listed: the next
 // poll tries again and the timeout still applies).
 func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured) string {
 	gk := obj.GroupVersionKind().GroupKind()
@@ -303,7 +327,13 @@ func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured)
 			css, _, _ := unstructured.NestedSlice(p.Object, "status", field)
 			for _, item := range css {
 				cs, ok := item.(map[string]any)
-				if !ok || !stuckReasons[stringField(cs, "", "state", "waiting", "reason")] {
+				if !ok {
+					continue
+				}
+				// A workload's Pods restart their containers: one that terminated with an
+				// error is crashing, before the kubelet calls it CrashLoopBackOff.
+				code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
+				if !stuckReasons[stringField(cs, "", "state", "waiting", "reason")] && !(terminated && code != 0) {
 					continue
 				}
 				name, _ := cs["name"].(string)

@@ -165,29 +165,32 @@ commands:
 
 // TestNodeRolloutFailures: `deploy --wait` on the node fails fast (well before its 2 min
 // timeout: RolloutFailed, not RolloutTimeout) with the reason when the image does not exist
-// (the kubelet reports ImagePullBackOff) and when the container exits (CrashLoopBackOff),
-// naming the Pod, its container state, the container's last log lines (crash case) and the
-// Warning events.
+// (the kubelet reports ImagePullBackOff) and when the container exits (exit code, then
+// CrashLoopBackOff), naming the Pod, its container state, the container's last log lines
+// (crash case) and the Warning events (pull case).
 func TestNodeRolloutFailures(t *testing.T) {
 	e, _ := nodeSetup(t)
+	// Namespaces unique per run: the test can run again (-count) on the same node.
+	sfx := fmt.Sprint(time.Now().UnixNano() % 1000000)
+	pull, crash := "node-pull-"+sfx, "node-crash-"+sfx
 	cases := []struct {
 		name, ns, image string
 		command         []string
 		want            [][]string // each inner list: one of these must appear
 	}{
-		{"image missing", "node-pull", e.registry + "/nothing/here:1", nil, [][]string{
-			{"Deployment node-pull/app: Failed: Pod node-pull/app-"},
+		{"image missing", pull, e.registry + "/nothing/here:1", nil, [][]string{
+			{"Deployment " + pull + "/app: Failed: Pod " + pull + "/app-"},
 			{"ImagePullBackOff"},
 			{e.registry + "/nothing/here:1"},
-			{"event Warning Failed on Pod node-pull/app-"},
+			{"event Warning Failed on Pod " + pull + "/app-"},
 		}},
-		{"container exits", "node-crash", e.base, []string{"sh", "-c", "echo first line; echo crashing-for-the-test >&2; exit 3"}, [][]string{
-			{"Deployment node-crash/app: Failed: Pod node-crash/app-"},
-			{"CrashLoopBackOff"},
-			{"last exit code 3"},
+		// Seen as soon as the container exited (before or after the kubelet's back-off).
+		{"container exits", crash, e.base, []string{"sh", "-c", "echo first line; echo crashing-for-the-test >&2; exit 3"}, [][]string{
+			{"Deployment " + crash + "/app: Failed: Pod " + crash + "/app-"},
+			{"terminated with exit code 3", "CrashLoopBackOff"},
+			{"exit code 3"},
 			{"log main: first line"},
 			{"log main: crashing-for-the-test"},
-			{"event Warning BackOff on Pod node-crash/app-"},
 		}},
 	}
 	for _, c := range cases {

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -655,6 +656,7 @@ func randomHex(n int) string {
 // starts it in a new temporary directory (short, under os.TempDir), later calls return the
 // same node or the same error. StopNodeForMain stops it after m.Run.
 type NodeForMain struct {
+	mu   sync.Mutex // parallel tests may call Get at once
 	node *Node
 	err  error
 	done bool
@@ -666,6 +668,8 @@ type NodeForMain struct {
 // that was available but did not start fails the test.
 func (m *NodeForMain) Get(t testing.TB) *Node {
 	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if !m.done {
 		m.done = true
 		if ok, msg := NodeAvailable(); !ok {
@@ -695,6 +699,8 @@ func (m *NodeForMain) Get(t testing.TB) *Node {
 
 // Stop stops the node if it was started and removes its directory; call it after m.Run.
 func (m *NodeForMain) Stop() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.node == nil {
 		return nil
 	}
