@@ -21,7 +21,7 @@ build:
 deps:
 	test/testenv/install-deps.sh
 
-# The demo environment also runs kube-controller-manager (namespace deletion, ReplicaSets).
+# The demo environment is the test node (docs/node.md): install-deps.sh builds all of it.
 deps-demo:
 	test/testenv/install-deps.sh --with-kcm
 
@@ -31,14 +31,20 @@ testenv-up: deps-demo build
 testenv-down:
 	@if [ -x $(TESTENV) ]; then $(TESTENV) down -dir $(STATE); fi
 
-# Deploy testdata/samples/hello to the local API server, twice: the second run is cached.
+# Deploy testdata/samples/hello to the local node (docs/node.md), twice: the second run is
+# cached; the first waits for the real rollout. Then the app answers on its pod IP.
+# UNDEPLOY=1 removes it again at the end.
+UNDEPLOY ?=
 demo: testenv-up
-	@echo "== devtool deploy (first run builds and pushes the image)"
-	$(DEVTOOL) deploy --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig --image-registry $(REGISTRY)/demo
+	@echo "== devtool deploy --wait (first run builds and pushes the image, the node pulls and runs it)"
+	$(DEVTOOL) deploy --wait=3m --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig --image-registry $(REGISTRY)/demo --var BASE_IMAGE=$(REGISTRY)/base/busybox:latest
 	@echo "== devtool deploy again (nothing changed: cached image, objects unchanged)"
-	$(DEVTOOL) deploy --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig --image-registry $(REGISTRY)/demo
+	$(DEVTOOL) deploy --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig --image-registry $(REGISTRY)/demo --var BASE_IMAGE=$(REGISTRY)/base/busybox:latest
 	@echo "== what is deployed"
 	$(TESTENV) show -dir $(STATE) -n devtool-demo
+	@echo "== the app answers (HTTP GET to the Pod's IP)"
+	$(TESTENV) get -dir $(STATE) -n devtool-demo -l app=hello
+	@if [ -n "$(UNDEPLOY)" ]; then echo "== devtool undeploy"; $(DEVTOOL) undeploy --devfile testdata/samples/hello --kubeconfig $(STATE)/kubeconfig; fi
 	@echo "== stop the local environment with: make testenv-down"
 
 # All tests, unit and integration (real registry, buildah, kube-apiserver + etcd).

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if server != nil {
 		_ = server.Stop()
+	}
+	if err := node.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the test node:", err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	os.Exit(code)
 }

@@ -10,11 +10,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 )
@@ -69,8 +71,10 @@ type JobRequest struct {
 	// Progress, when set, is called with the Job's status while it has not finished: after the
 	// first poll, then at most every ProgressInterval (default 5 s).
 	Progress func(ObjectStatus)
-	// Logs, when set, receives the output of the Job's Pods once it finished (the last 100
-	// lines of each, oldest Pod first), before RunJob deletes it.
+	// Logs, when set, receives the output of the Job's Pods: followed while they run (kubectl
+	// logs -f; odo streams an exec Job's output too), and, for a Pod whose log could not be
+	// followed, the last 100 lines once the Job finished (oldest Pod first), before RunJob
+	// deletes it. Writes come from one goroutine at a time.
 	Logs io.Writer
 	// PollInterval is the time between two reads of the Job (default 1 s).
 	PollInterval, ProgressInterval time.Duration
@@ -181,7 +185,14 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 		return res, err
 	}
 	a.log.Debug("applied the Job", "object", it.display, "action", applied.Action, "resourceVersion", applied.ResourceVersion)
+	var follow *logFollower
+	if req.Logs != nil {
+		follow = a.followJobLogs(ctx, cl, ri, it.obj, req.Logs)
+	}
 	job, st, err := a.awaitJob(ctx, ri, req, it)
+	if follow != nil {
+		req.Logs = follow.stop()
+	}
 	timeout := req.Timeout
 	if timeout <= 0 {
 		timeout = DefaultJobTimeout
@@ -195,7 +206,7 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 	)
 	switch {
 	case err == nil:
-		a.jobLogs(dctx, cl, job, req.Logs)
+		a.jobLogs(dctx, cl, job, req.Logs, follow.followed())
 		res.Outcome = JobSucceeded
 		if derr := deleteJob(dctx, ri, job, it.obj.GetName()); derr != nil {
 			res.Note = fmt.Sprintf("could not delete it (%v); its ttlSecondsAfterFinished removes it", derr)
@@ -210,7 +221,7 @@ func (a *Applier) RunJob(ctx context.Context, req JobRequest) (JobResult, error)
 			d := &diagnoser{cl: cl, events: map[string][]*unstructured.Unstructured{}}
 			st.Details = d.explain(dctx, job)
 		}
-		st.Details = append(st.Details, a.jobLogs(dctx, cl, job, req.Logs)...)
+		st.Details = append(st.Details, a.jobLogs(dctx, cl, job, req.Logs, follow.followed())...)
 		je := &JobError{Job: st, Timeout: timeout, TimedOut: timedOut != nil}
 		if je.TimedOut {
 			// Still running (or never started): stop it, as the deploy has given up on it.
@@ -411,8 +422,9 @@ func deleteJob(ctx context.Context, ri dynamic.ResourceInterface, job *unstructu
 // jobLogs writes the last jobLogTail lines of the log of each of the Job's Pods (its first
 // container, oldest Pod first) to w, each Pod's under a "--- Pod ns/name" line when there are
 // several. It returns a line per Pod whose log could not be read (on a cluster without nodes
-// there are none to read), for a JobError's details.
-func (a *Applier) jobLogs(ctx context.Context, cl *clients, job *unstructured.Unstructured, w io.Writer) []string {
+// there are none to read), for a JobError's details. Pods in skip (their log was followed
+// while they ran) are left out.
+func (a *Applier) jobLogs(ctx context.Context, cl *clients, job *unstructured.Unstructured, w io.Writer, skip map[types.UID]bool) []string {
 	if job == nil {
 		return nil
 	}
@@ -436,6 +448,9 @@ func (a *Applier) jobLogs(ctx context.Context, cl *clients, job *unstructured.Un
 	}
 	var problems []string
 	for _, p := range pods {
+		if skip[p.GetUID()] {
+			continue
+		}
 		// The discovery client's REST client has no group version: fine for a raw GET of the
 		// log subresource, which is text, not an object (the dynamic client would decode it).
 		raw, err := cl.disco.RESTClient().Get().AbsPath("/api/v1/namespaces", p.GetNamespace(), "pods", p.GetName(), "log").
@@ -462,4 +477,150 @@ func (a *Applier) jobLogs(ctx context.Context, cl *clients, job *unstructured.Un
 		}
 	}
 	return problems
+}
+
+// followPoll is how often a logFollower looks for new Pods of its Job; followDrain bounds the
+// wait for followed logs to end once the Job finished.
+const (
+	followPoll  = 250 * time.Millisecond
+	followDrain = 5 * time.Second
+)
+
+// logFollower follows the logs of a Job's Pods while the Job runs (GET pods/log?follow=true
+// of the first container, as kubectl logs -f), writing whole lines to w, each Pod's under a
+// "--- Pod ns/name" line when there are several.
+type logFollower struct {
+	// cancelPoll ends the search for Pods, cancelStreams the followed logs.
+	cancelPoll, cancelStreams context.CancelFunc
+	poll                      chan struct{} // closed when the polling goroutine has returned
+	wg                        sync.WaitGroup
+	mu                        sync.Mutex
+	w                         io.Writer
+	pods                      map[types.UID]bool // followed to the end of their log
+	multi                     bool
+}
+
+// followJobLogs starts following the logs of the Pods of the Job named job.GetName() (the
+// one with the first UID read; Pods found by their controller-uid owner reference) until stop.
+func (a *Applier) followJobLogs(ctx context.Context, cl *clients, ri dynamic.ResourceInterface, job *unstructured.Unstructured, w io.Writer) *logFollower {
+	sctx, cancelStreams := context.WithCancel(ctx)
+	fctx, cancelPoll := context.WithCancel(sctx)
+	f := &logFollower{cancelPoll: cancelPoll, cancelStreams: cancelStreams, poll: make(chan struct{}), w: w, pods: map[types.UID]bool{}}
+	container := ""
+	if cs, _, _ := unstructured.NestedSlice(job.Object, "spec", "template", "spec", "containers"); len(cs) > 0 {
+		if m, ok := cs[0].(map[string]any); ok {
+			container, _ = m["name"].(string)
+		}
+	}
+	started := map[types.UID]bool{}
+	go func() {
+		defer close(f.poll)
+		var sel labels.Selector
+		for fctx.Err() == nil {
+			if sel == nil {
+				// The server fills in spec.selector (the Job's controller-uid).
+				if j, err := ri.Get(fctx, job.GetName(), metav1.GetOptions{}); err == nil {
+					sel, _, _ = podSelector(j)
+				}
+			}
+			if sel != nil {
+				list, err := cl.dyn.Resource(gvrPods).Namespace(job.GetNamespace()).List(fctx, metav1.ListOptions{LabelSelector: sel.String()})
+				if err == nil {
+					for i := range list.Items {
+						p := &list.Items[i]
+						if started[p.GetUID()] || !containerStarted(p, container) {
+							continue
+						}
+						started[p.GetUID()] = true
+						f.mu.Lock()
+						f.multi = f.multi || len(started) > 1
+						f.mu.Unlock()
+						f.wg.Add(1)
+						go f.follow(sctx, cl, p.GetNamespace(), p.GetName(), p.GetUID(), container)
+					}
+				}
+			}
+			select {
+			case <-fctx.Done():
+			case <-time.After(followPoll):
+			}
+		}
+	}()
+	return f
+}
+
+// containerStarted reports whether Pod p's container name is running or has terminated (its
+// log can be read).
+func containerStarted(p *unstructured.Unstructured, name string) bool {
+	css, _, _ := unstructured.NestedSlice(p.Object, "status", "containerStatuses")
+	for _, item := range css {
+		cs, ok := item.(map[string]any)
+		if !ok || cs["name"] != name {
+			continue
+		}
+		_, running, _ := unstructured.NestedMap(cs, "state", "running")
+		_, terminated, _ := unstructured.NestedMap(cs, "state", "terminated")
+		return running || terminated
+	}
+	return false
+}
+
+// follow copies one Pod's log to the writer until it ends (the container exited) or ctx ends;
+// a log read to its end marks the Pod as followed.
+func (f *logFollower) follow(ctx context.Context, cl *clients, ns, name string, uid types.UID, container string) {
+	defer f.wg.Done()
+	rc, err := cl.disco.RESTClient().Get().AbsPath("/api/v1/namespaces", ns, "pods", name, "log").
+		Param("container", container).Param("follow", "true").Stream(ctx)
+	if err != nil {
+		return // jobLogs reads it after the Job finished
+	}
+	defer rc.Close()
+	s := bufio.NewScanner(rc)
+	s.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	first := true
+	for s.Scan() {
+		f.mu.Lock()
+		if first && f.multi {
+			fmt.Fprintf(f.w, "--- Pod %s/%s\n", ns, name)
+		}
+		first = false
+		fmt.Fprintln(f.w, s.Text())
+		f.mu.Unlock()
+	}
+	if s.Err() == nil && ctx.Err() == nil {
+		f.mu.Lock()
+		f.pods[uid] = true
+		f.mu.Unlock()
+	}
+}
+
+// stop ends the polling, waits up to followDrain for the followed logs to end, and returns
+// the writer for what remains to be written (nil: w was nil) — after stop, nothing else writes.
+func (f *logFollower) stop() io.Writer {
+	f.cancelPoll()
+	<-f.poll // no follower starts after this
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(followDrain):
+		f.cancelStreams()
+		<-done
+	}
+	f.cancelStreams()
+	return f.w
+}
+
+// followed returns the Pods whose log was followed to its end (nil-safe).
+func (f *logFollower) followed() map[types.UID]bool {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[types.UID]bool, len(f.pods))
+	for k, v := range f.pods {
+		out[k] = v
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -11,13 +12,44 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/devtool/devtool/test/testenv"
 )
 
-// The API server of these tests runs no Job controller and no kubelet: testenv.FinishJob plays
-// them, writing the Job's status (and its Pod) as they would.
+// node is the package's real test node (kubelet + containerd, Job controller), started on
+// first use: RunJob's runs to completion or failure happen there. Tests that need no Pod to
+// run (timeout without a controller, validation) use the plain API server.
+var node testenv.NodeForMain
+
+// nodeApplier is newApplier on the package's test node.
+func nodeApplier(t *testing.T) (*Applier, dynamic.Interface, *testenv.Node) {
+	t.Helper()
+	n := node.Get(t)
+	a, err := New(getter(t, n.Kubeconfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", n.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, dynamic.NewForConfigOrDie(cfg), n
+}
+
+// nodeJob is execJob running the node's busybox image.
+func nodeJob(t *testing.T, n *testenv.Node, ns, name, command string) *unstructured.Unstructured {
+	t.Helper()
+	job := execJob(t, ns, name, command)
+	cs, _, _ := unstructured.NestedSlice(job.Object, "spec", "template", "spec", "containers")
+	cs[0].(map[string]any)["image"] = n.Busybox
+	if err := unstructured.SetNestedSlice(job.Object, cs, "spec", "template", "spec", "containers"); err != nil {
+		t.Fatal(err)
+	}
+	return job
+}
 
 // execJob is a Job as pkg/run renders an exec command's.
 func execJob(t *testing.T, ns, name, command string) *unstructured.Unstructured {
@@ -52,24 +84,31 @@ func createNamespace(t *testing.T, dyn dynamic.Interface, ns string) {
 	}
 }
 
-// finishAsync runs testenv.FinishJob in a goroutine; the returned function waits for it and
-// returns the Job as applied.
-func finishAsync(t *testing.T, dyn dynamic.Interface, f testenv.JobFinish) func() *unstructured.Unstructured {
+// watchAsync polls, in a goroutine, for the Job ns/name with a UID other than skip (the
+// node's Job controller runs it); the returned function waits for it and returns the Job as
+// applied.
+func watchAsync(t *testing.T, dyn dynamic.Interface, ns, name string, skip types.UID) func() *unstructured.Unstructured {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	var job *unstructured.Unstructured
-	var err error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		job, err = testenv.FinishJob(ctx, dyn, f)
+		for ctx.Err() == nil {
+			got, err := dyn.Resource(gvrJobs).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			if err == nil && got.GetUID() != skip && got.GetDeletionTimestamp() == nil {
+				job = got
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}()
 	return func() *unstructured.Unstructured {
 		t.Helper()
 		<-done
 		cancel()
-		if err != nil {
-			t.Fatalf("playing the Job controller: %v", err)
+		if job == nil {
+			t.Fatalf("Job %s/%s never appeared", ns, name)
 		}
 		return job
 	}
@@ -88,15 +127,17 @@ func jobGone(t *testing.T, dyn dynamic.Interface, ns, name string) bool {
 }
 
 // TestRunJobComplete: the Job is server-side applied by devtool (not as an ApplySet member),
-// RunJob returns once its Complete condition is True, and deletes it.
+// runs on the test node, RunJob returns once its Complete condition is True with the command's
+// output written to Logs once, and deletes it.
 func TestRunJobComplete(t *testing.T) {
-	a, dyn := newApplier(t)
+	a, dyn, n := nodeApplier(t)
 	createNamespace(t, dyn, "job-complete")
-	wait := finishAsync(t, dyn, testenv.JobFinish{Namespace: "job-complete", Name: "shop-migrate", Succeed: true, Pod: true})
+	wait := watchAsync(t, dyn, "job-complete", "shop-migrate", "")
 	var mu sync.Mutex
 	var progress []ObjectStatus
+	var logs lockedBuffer
 	res, err := a.RunJob(context.Background(), JobRequest{
-		Job: execJob(t, "", "shop-migrate", "echo migrated"), Namespace: "job-complete", Timeout: 2 * time.Minute,
+		Job: nodeJob(t, n, "", "shop-migrate", "echo migrated"), Namespace: "job-complete", Timeout: 2 * time.Minute, Logs: &logs,
 		PollInterval: 50 * time.Millisecond,
 		Progress: func(s ObjectStatus) {
 			mu.Lock()
@@ -119,6 +160,9 @@ func TestRunJobComplete(t *testing.T) {
 		t.Errorf("Job labels = %v: want devtool's, and no ApplySet membership", l)
 	}
 	for _, mf := range applied.GetManagedFields() {
+		if mf.Subresource == "status" {
+			continue // the Job controller's
+		}
 		if mf.Manager != FieldManager || mf.Operation != metav1.ManagedFieldsOperationApply {
 			t.Errorf("managed fields entry %s/%s: want only server-side apply by devtool", mf.Manager, mf.Operation)
 		}
@@ -126,6 +170,9 @@ func TestRunJobComplete(t *testing.T) {
 	args, _, _ := unstructured.NestedSlice(applied.Object, "spec", "template", "spec", "containers")
 	if got := args[0].(map[string]any)["args"]; len(got.([]any)) != 2 || got.([]any)[1] != "echo migrated" {
 		t.Errorf("container args = %v", got)
+	}
+	if got := logs.String(); got != "migrated\n" {
+		t.Errorf("Logs = %q, want the command's output once", got)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -136,16 +183,17 @@ func TestRunJobComplete(t *testing.T) {
 	}
 }
 
-// TestRunJobFailedThenRerun: a Job whose Failed condition becomes True is a *JobError naming the
-// Job and the reason, with its Pod (exit code) and the logs that cannot be read (no kubelet) in
-// the details; the failed Job is kept. The next run deletes it first (a Job's template is
-// immutable) and runs a new one.
+// TestRunJobFailedThenRerun: a Job that fails on the node (backoffLimit 1: two Pods exit 1)
+// is a *JobError naming the Job and the reason, with its Pods (exit code) in the details and
+// their output in Logs; the failed Job is kept. The next run deletes it first (a Job's
+// template is immutable) and runs a new one.
 func TestRunJobFailedThenRerun(t *testing.T) {
-	a, dyn := newApplier(t)
+	a, dyn, n := nodeApplier(t)
 	const ns = "job-rerun"
 	createNamespace(t, dyn, ns)
-	wait := finishAsync(t, dyn, testenv.JobFinish{Namespace: ns, Name: "shop-seed", Succeed: false, Pod: true})
-	res, err := a.RunJob(context.Background(), JobRequest{Job: execJob(t, ns, "shop-seed", "exit 1"), Namespace: "default", Timeout: 2 * time.Minute, PollInterval: 50 * time.Millisecond})
+	wait := watchAsync(t, dyn, ns, "shop-seed", "")
+	var logs lockedBuffer
+	res, err := a.RunJob(context.Background(), JobRequest{Job: nodeJob(t, n, ns, "shop-seed", "echo seeding-failed; exit 1"), Namespace: "default", Timeout: 2 * time.Minute, PollInterval: 50 * time.Millisecond, Logs: &logs})
 	first := wait()
 	var je *JobError
 	if !errors.As(err, &je) {
@@ -160,10 +208,13 @@ func TestRunJobFailedThenRerun(t *testing.T) {
 		}
 	}
 	details := strings.Join(je.Job.Details, "\n")
-	for _, w := range []string{"Pod job-rerun/shop-seed-", "Failed; container runtime: terminated with exit code 1", "logs of Pod job-rerun/shop-seed-", ": unavailable: "} {
+	for _, w := range []string{"Pod job-rerun/shop-seed-", "Failed; container runtime: terminated with exit code 1"} {
 		if !strings.Contains(details, w) {
 			t.Errorf("details do not contain %q:\n%s", w, details)
 		}
+	}
+	if got := logs.String(); strings.Count(got, "seeding-failed") != 2 {
+		t.Errorf("Logs = %q, want the output of both failed Pods", got)
 	}
 	if jobGone(t, dyn, ns, "shop-seed") {
 		t.Fatalf("the failed Job was deleted; it must stay for inspection")
@@ -171,8 +222,8 @@ func TestRunJobFailedThenRerun(t *testing.T) {
 	t.Logf("JobError:\n%v", err)
 
 	// Rerun: the failed Job is replaced by a new one (another UID), which completes.
-	wait = finishAsync(t, dyn, testenv.JobFinish{Namespace: ns, Name: "shop-seed", Skip: first.GetUID(), Succeed: true})
-	res, err = a.RunJob(context.Background(), JobRequest{Job: execJob(t, ns, "shop-seed", "exit 0"), Timeout: 2 * time.Minute, PollInterval: 50 * time.Millisecond})
+	wait = watchAsync(t, dyn, ns, "shop-seed", first.GetUID())
+	res, err = a.RunJob(context.Background(), JobRequest{Job: nodeJob(t, n, ns, "shop-seed", "exit 0"), Timeout: 2 * time.Minute, PollInterval: 50 * time.Millisecond})
 	second := wait()
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
@@ -189,8 +240,8 @@ func TestRunJobFailedThenRerun(t *testing.T) {
 	}
 
 	// Nothing left: a third run replaces nothing.
-	wait = finishAsync(t, dyn, testenv.JobFinish{Namespace: ns, Name: "shop-seed", Skip: second.GetUID(), Succeed: true})
-	res, err = a.RunJob(context.Background(), JobRequest{Job: execJob(t, ns, "shop-seed", "exit 0"), Timeout: 2 * time.Minute, PollInterval: 50 * time.Millisecond})
+	wait = watchAsync(t, dyn, ns, "shop-seed", second.GetUID())
+	res, err = a.RunJob(context.Background(), JobRequest{Job: nodeJob(t, n, ns, "shop-seed", "exit 0"), Timeout: 2 * time.Minute, PollInterval: 50 * time.Millisecond})
 	wait()
 	if err != nil || res.Replaced {
 		t.Errorf("third run: %+v, %v; want success without replacing", res, err)
@@ -307,4 +358,22 @@ func TestValidateJobs(t *testing.T) {
 	if err != nil || len(list.Items) != 1 {
 		t.Errorf("Jobs after Validate: %d (%v), want only the earlier run's", len(list.Items), err)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for RunJob's log writers and the test reading it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -33,7 +33,10 @@ const (
 	// Limits of WaitError details, to keep the error readable.
 	maxPodsShown   = 5
 	maxEventsShown = 5
-	maxMessageLen  = 240
+	// maxLogLines is how many of the last log lines of a failing container a WaitError shows
+	// (kubectl logs --tail; odo shows a Pod's last lines on a failed start too).
+	maxLogLines   = 5
+	maxMessageLen = 240
 )
 
 // WaitRequest is one wait for applied objects to roll out (design.md §5, `deploy --wait`).
@@ -65,8 +68,9 @@ type ObjectStatus struct {
 	Message string `json:"message,omitempty"`
 	// Details explain an object that is not Current, in a WaitError only: for workloads
 	// (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Pod) their Pods with phase and
-	// container states, or why there are none; then the last Warning events of the object,
-	// its ReplicaSets and its Pods.
+	// container states, or why there are none, each followed by the last log lines of its
+	// containers that crashed or exited with an error ("log <container>: <line>"); then the
+	// last Warning events of the object, its ReplicaSets and its Pods.
 	Details []string `json:"details,omitempty"`
 }
 
@@ -149,6 +153,10 @@ type waitTarget struct {
 //   - ctx.Err() when ctx ends first; a *ClusterError when the cluster cannot be reached.
 //
 // An object that cannot be read (other than not found) is Unknown until a later read succeeds.
+// A Deployment, StatefulSet, DaemonSet or ReplicaSet is Failed as soon as one of its Pods has
+// a container stuck (CrashLoopBackOff, ImagePullBackOff, …, or exited with an error; see
+// podsStuck), and when there are such workloads, all objects must be Current on two polls in a
+// row (one PollInterval apart) before Wait returns nil.
 func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, error) {
 	var targets []*waitTarget
 	for _, o := range req.Objects {
@@ -185,6 +193,7 @@ func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, er
 	}
 	var lastProgress time.Time
 	start := time.Now()
+	confirmed := false
 	for wctx.Err() == nil {
 		if err := a.poll(wctx, cl, targets); err != nil {
 			break // wctx ended during the poll: the previous poll's statuses stand
@@ -197,14 +206,18 @@ func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, er
 			}
 			failed = failed || t.st.Status == StatusFailed
 		}
-		if len(pending) == 0 {
+		if len(pending) == 0 && (confirmed || !hasWorkload(targets)) {
 			a.log.Debug("all objects are Current", "objects", len(targets), "took", time.Since(start))
 			return statuses(), nil
 		}
+		// Workloads must stay Current for one more poll: a container that exits right after it
+		// started makes its Deployment Available for a moment (no readiness probe), and the
+		// next poll sees it crash (podsStuck).
+		confirmed = len(pending) == 0
 		if failed {
 			return statuses(), a.waitError(ctx, cl, req, targets, false)
 		}
-		if req.Progress != nil && (lastProgress.IsZero() || time.Since(lastProgress) >= every) {
+		if req.Progress != nil && len(pending) > 0 && (lastProgress.IsZero() || time.Since(lastProgress) >= every) {
 			req.Progress(pending)
 			lastProgress = time.Now()
 		}
@@ -215,6 +228,9 @@ func (a *Applier) Wait(ctx context.Context, req WaitRequest) ([]ObjectStatus, er
 	}
 	if ctx.Err() != nil {
 		return statuses(), ctx.Err()
+	}
+	if confirmed {
+		return statuses(), nil // all Current; the timeout hit the confirming poll
 	}
 	return statuses(), a.waitError(ctx, cl, req, targets, true)
 }
@@ -250,10 +266,82 @@ func (a *Applier) poll(ctx context.Context, cl *clients, targets []*waitTarget) 
 				return nil
 			}
 			t.st.Status, t.st.Message = res.status, res.message
+			if res.status == StatusInProgress || res.status == StatusCurrent {
+				if msg := podsStuck(gctx, cl, obj); msg != "" {
+					t.st.Status, t.st.Message = StatusFailed, msg
+				}
+			}
 			return nil
 		})
 	}
 	return g.Wait()
+}
+
+// hasWorkload reports whether a target is a Deployment, StatefulSet, DaemonSet or ReplicaSet
+// (whose Pods podsStuck checks).
+func hasWorkload(targets []*waitTarget) bool {
+	for _, t := range targets {
+		gv, _ := schema.ParseGroupVersion(t.st.APIVersion)
+		if gv.Group == "apps" && t.st.Kind != "ControllerRevision" {
+			return true
+		}
+	}
+	return false
+}
+
+// stuckReasons are the container waiting reasons that fail a workload's wait at once, as
+// skaffold's status check does (pkg/skaffold/deploy/status: CrashLoopBackOff, ImagePullBackOff,
+// ErrImageNeverPull, CreateContainerConfigError): the kubelet only retries them with back-off,
+// nothing fixes them without a change. kstatus alone would report a Deployment whose Pods
+// crash as InProgress until its progress deadline (10 min), or even Current when a crashing
+// container was Ready for a moment. ErrImagePull is left out: it precedes ImagePullBackOff by
+// seconds and can be transient.
+var stuckReasons = map[string]bool{
+	"CrashLoopBackOff": true, "ImagePullBackOff": true, "ErrImageNeverPull": true,
+	"CreateContainerConfigError": true, "InvalidImageName": true,
+}
+
+// podsStuck lists the Pods of a Deployment, StatefulSet, DaemonSet or ReplicaSet (other kinds:
+// "") and returns "Pod ns/name: container c: <reason>" for the first one whose container is
+// waiting for one of stuckReasons or terminated with a non-zero exit code, or "" (also when the Pods cannot be listed: the next
+// poll tries again and the timeout still applies).
+func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured) string {
+	gk := obj.GroupVersionKind().GroupKind()
+	if gk.Group != "apps" || (gk.Kind != "Deployment" && gk.Kind != "StatefulSet" && gk.Kind != "DaemonSet" && gk.Kind != "ReplicaSet") {
+		return ""
+	}
+	sel, _, err := podSelector(obj)
+	if err != nil || sel == nil || sel.Empty() {
+		return ""
+	}
+	list, err := cl.dyn.Resource(gvrPods).Namespace(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return ""
+	}
+	for i := range list.Items {
+		p := &list.Items[i]
+		if p.GetDeletionTimestamp() != nil {
+			continue
+		}
+		for _, field := range []string{"initContainerStatuses", "containerStatuses"} {
+			css, _, _ := unstructured.NestedSlice(p.Object, "status", field)
+			for _, item := range css {
+				cs, ok := item.(map[string]any)
+				if !ok {
+					continue
+				}
+				// A workload's Pods restart their containers: one that terminated with an
+				// error is crashing, before the kubelet calls it CrashLoopBackOff.
+				code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
+				if !stuckReasons[stringField(cs, "", "state", "waiting", "reason")] && !(terminated && code != 0) {
+					continue
+				}
+				name, _ := cs["name"].(string)
+				return fmt.Sprintf("Pod %s/%s: container %s: %s", p.GetNamespace(), p.GetName(), name, containerState(cs))
+			}
+		}
+	}
+	return ""
 }
 
 // resourceFor returns the dynamic client for an object, resetting the RESTMapper when the kind
@@ -428,6 +516,7 @@ func (d *diagnoser) explainPods(ctx context.Context, obj *unstructured.Unstructu
 		}
 		if i < maxPodsShown {
 			out = append(out, line)
+			out = append(out, d.failingLogs(ctx, p)...)
 		}
 	}
 	if len(pods) > maxPodsShown {
@@ -439,6 +528,54 @@ func (d *diagnoser) explainPods(ctx context.Context, obj *unstructured.Unstructu
 			hint += " (no scheduler has placed them: is kube-scheduler running, and does the cluster have nodes?)"
 		}
 		out = append(out, hint)
+	}
+	return out
+}
+
+// failingLogs returns the last maxLogLines lines of the log of each container of Pod p that
+// crashed or exited with an error: the previous instance's log (kubectl logs --previous) when
+// the container is waiting to restart after a crash, else the current one. Each line is
+// "log <container>: <text>", clipped; a log that cannot be read gives one line saying so.
+// Containers that never ran (ImagePullBackOff) have no log and give nothing.
+func (d *diagnoser) failingLogs(ctx context.Context, p *unstructured.Unstructured) []string {
+	var out []string
+	for _, field := range []string{"initContainerStatuses", "containerStatuses"} {
+		css, _, _ := unstructured.NestedSlice(p.Object, "status", field)
+		for _, item := range css {
+			cs, ok := item.(map[string]any)
+			if !ok {
+				continue
+			}
+			name, _ := cs["name"].(string)
+			_, waiting, _ := unstructured.NestedMap(cs, "state", "waiting")
+			_, crashedBefore, _ := unstructured.NestedMap(cs, "lastState", "terminated")
+			code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
+			previous := waiting && crashedBefore
+			if !previous && !(terminated && code != 0) {
+				continue
+			}
+			req := d.cl.disco.RESTClient().Get().AbsPath("/api/v1/namespaces", p.GetNamespace(), "pods", p.GetName(), "log").
+				Param("container", name).Param("tailLines", fmt.Sprint(maxLogLines))
+			if previous {
+				req = req.Param("previous", "true")
+			}
+			raw, err := req.Do(ctx).Raw()
+			if err != nil {
+				out = append(out, fmt.Sprintf("log %s: cannot read it: %s", name, clip(err.Error())))
+				continue
+			}
+			lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+			if len(lines) == 1 && lines[0] == "" {
+				out = append(out, fmt.Sprintf("log %s: (empty)", name))
+				continue
+			}
+			if n := len(lines); n > maxLogLines {
+				lines = lines[n-maxLogLines:]
+			}
+			for _, l := range lines {
+				out = append(out, "log "+name+": "+clip(l))
+			}
+		}
 	}
 	return out
 }

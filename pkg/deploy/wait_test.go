@@ -298,8 +298,10 @@ spec:
 }
 
 // TestWaitImagePullBackOff: a Deployment whose Pod cannot pull its image (the Pod, its status
-// and the kubelet's event are written by the test) times out, and the details show the Pod's
-// waiting reason and the event; a bare Pod that nothing scheduled says no node can run it.
+// and the kubelet's event are written by the test) fails the wait at once (ImagePullBackOff is
+// one of stuckReasons, as in skaffold's status check), and the details show the Pod's waiting
+// reason and the event; a bare Pod that nothing scheduled says no node can run it. The real
+// kubelet's version of this runs in test/e2e (TestNodeRolloutFailures).
 func TestWaitImagePullBackOff(t *testing.T) {
 	a, dyn := newApplier(t)
 	applied := applyForWait(t, a, `apiVersion: v1
@@ -346,12 +348,12 @@ spec:
 
 	_, err = a.Wait(context.Background(), WaitRequest{Objects: append(applied, bare), Timeout: 3 * time.Second})
 	we := waitErr(t, err)
-	if !we.TimedOut {
-		t.Errorf("want a timeout (nothing is Failed)")
+	if we.TimedOut {
+		t.Errorf("want a failure, not a timeout (the Pod is stuck in ImagePullBackOff)")
 	}
 	dep := statusOf(t, we, "Deployment", "api")
-	if dep.Status != StatusInProgress {
-		t.Errorf("Deployment status %s, want InProgress", dep.Status)
+	if dep.Status != StatusFailed || dep.Message != `Pod wait-pull/api-7d9f-x2x1z: container api: ImagePullBackOff: Back-off pulling image "registry.invalid/api:1"` {
+		t.Errorf("Deployment status %s %q, want Failed naming the Pod and its reason", dep.Status, dep.Message)
 	}
 	wantDetail(t, dep, "Pod wait-pull/api-7d9f-x2x1z: Pending; container api: ImagePullBackOff: Back-off pulling image",
 		"event Warning Failed on Pod wait-pull/api-7d9f-x2x1z (4×): Failed to pull image")

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/devtool/devtool/pkg/cli"
 	"github.com/devtool/devtool/pkg/run"
-	"github.com/devtool/devtool/test/testenv"
 )
 
 // execDevfile builds the tools image, runs the migrate exec command in a container of that image
@@ -49,10 +50,10 @@ commands:
     composite: {commands: [build-tools, migrate, apply-config], group: {kind: deploy, isDefault: true}}
 `
 
-// playJob runs, in a goroutine, what the Job controller would do for the migrate Job: wait for
-// a Job other than skip, note whether the ConfigMap (applied after the exec step) exists at that
-// point, and finish the Job. The returned function waits for it and returns the Job as applied.
-func playJob(t *testing.T, e *env, ns string, skip types.UID, succeed bool) func() (job *unstructured.Unstructured, configMapBefore bool) {
+// watchJob watches, in a goroutine, for the migrate Job other than skip (the node's Job
+// controller and kubelet run it) and notes whether the ConfigMap (applied after the exec step)
+// exists at that point. The returned function waits for it and returns the Job as applied.
+func watchJob(t *testing.T, e *env, ns string, skip types.UID) func() (job *unstructured.Unstructured, configMapBefore bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	type result struct {
@@ -66,6 +67,7 @@ func playJob(t *testing.T, e *env, ns string, skip types.UID, succeed bool) func
 		for {
 			j, err := e.client.Resource(batchJobs).Namespace(ns).Get(ctx, "execdemo-migrate", metav1.GetOptions{})
 			if err == nil && j.GetUID() != skip && j.GetDeletionTimestamp() == nil {
+				r.job = j
 				break
 			}
 			if ctx.Err() != nil {
@@ -77,7 +79,6 @@ func playJob(t *testing.T, e *env, ns string, skip types.UID, succeed bool) func
 		}
 		_, err := e.client.Resource(configmaps).Namespace(ns).Get(ctx, "execdemo-config", metav1.GetOptions{})
 		r.cmBefore = err == nil
-		r.job, r.err = testenv.FinishJob(ctx, e.client, testenv.JobFinish{Namespace: ns, Name: "execdemo-migrate", Skip: skip, Succeed: succeed, Pod: !succeed})
 		done <- r
 	}()
 	return func() (*unstructured.Unstructured, bool) {
@@ -85,7 +86,7 @@ func playJob(t *testing.T, e *env, ns string, skip types.UID, succeed bool) func
 		r := <-done
 		cancel()
 		if r.err != nil {
-			t.Fatalf("playing the Job controller: %v", r.err)
+			t.Fatalf("watching for the Job: %v", r.err)
 		}
 		return r.job, r.cmBefore
 	}
@@ -95,9 +96,11 @@ func playJob(t *testing.T, e *env, ns string, skip types.UID, succeed bool) func
 // it depends on, with the built image pinned by digest; the apply after it waits for it; the
 // Job is deleted after success and runs again on the next deploy; a failed Job fails the deploy
 // with exit 4 (ExecFailed) naming the command and the Job, and nothing after it runs; the next
-// deploy replaces the failed Job; a bad exec fails the preflight before anything is built.
+// deploy replaces the failed Job; a bad exec fails the preflight before anything is built. The
+// Jobs run for real on the test node (built image pulled by containerd), and their output
+// reaches devtool's progress.
 func TestDeployExec(t *testing.T) {
-	e := setup(t)
+	e, _ := nodeSetup(t)
 	const ns = "exec-e2e"
 	nsObj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}}
 	if _, err := e.client.Resource(namespaces).Create(context.Background(), nsObj, metav1.CreateOptions{}); err != nil {
@@ -108,10 +111,13 @@ func TestDeployExec(t *testing.T) {
 		"migrate.sh":   "#!/bin/sh\necho migrated\n",
 		"devfile.yaml": execDevfile,
 	})
+	if err := os.Chmod(filepath.Join(dir, "migrate.sh"), 0o755); err != nil { // the Job runs ./migrate.sh
+		t.Fatal(err)
+	}
 	args := []string{"deploy", "--devfile", dir, "--kubeconfig", e.kubeconfig, "--image-registry", e.registry + "/exec",
 		"--var", "BASE=" + e.base, "-n", ns, "-o", "json"}
 
-	wait := playJob(t, e, ns, "", true)
+	wait := watchJob(t, e, ns, "")
 	rep, stderr, err := devtool(t, args...)
 	job, cmBefore := wait()
 	if err != nil {
@@ -172,7 +178,7 @@ func TestDeployExec(t *testing.T) {
 
 	// Nothing changed: the build is cached and the ConfigMap unchanged, but the command runs
 	// again, in a new Job.
-	wait = playJob(t, e, ns, job.GetUID(), true)
+	wait = watchJob(t, e, ns, job.GetUID())
 	rep, _, err = devtool(t, args...)
 	job2, _ := wait()
 	if err != nil {
@@ -185,18 +191,22 @@ func TestDeployExec(t *testing.T) {
 		t.Errorf("the second deploy did not run a new Job")
 	}
 
-	// A failed Job: exit 4, ExecFailed, naming the command and the Job; the apply after it does
-	// not run (the ConfigMap is deleted first to see that); the failed Job stays.
+	// A failed Job (the script now exits 1; backoffLimit 1: two Pods fail): exit 4, ExecFailed,
+	// naming the command and the Job, with the Pods' states and the script's output; the apply
+	// after it does not run (the ConfigMap is deleted first to see that); the failed Job stays.
 	if err := e.client.Resource(configmaps).Namespace(ns).Delete(context.Background(), "execdemo-config", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wait = playJob(t, e, ns, job2.GetUID(), false)
+	if err := os.WriteFile(filepath.Join(dir, "migrate.sh"), []byte("#!/bin/sh\necho migration-failed-here\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wait = watchJob(t, e, ns, job2.GetUID())
 	doc, err := errorDocument(t, args...)
 	failed, _ := wait()
 	if code, exit := cli.Classify(err); code != "ExecFailed" || exit != cli.ExitDeploy {
 		t.Errorf("Classify = %s/%d (%v), want ExecFailed/%d", code, exit, err, cli.ExitDeploy)
 	}
-	for _, w := range []string{`exec step "migrate"`, "Job exec-e2e/execdemo-migrate failed", "BackoffLimitExceeded", "terminated with exit code 1", "logs of Pod exec-e2e/execdemo-migrate-"} {
+	for _, w := range []string{`exec step "migrate"`, "Job exec-e2e/execdemo-migrate failed", "BackoffLimitExceeded", "terminated with exit code 1"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not contain %q:\n%v", w, err)
 		}
@@ -219,7 +229,10 @@ func TestDeployExec(t *testing.T) {
 	}
 
 	// The next deploy replaces the failed Job (its template is immutable) and succeeds.
-	wait = playJob(t, e, ns, failed.GetUID(), true)
+	if err := os.WriteFile(filepath.Join(dir, "migrate.sh"), []byte("#!/bin/sh\necho migrated\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wait = watchJob(t, e, ns, failed.GetUID())
 	var r *run.Report
 	r, _, err = devtool(t, args...)
 	wait()

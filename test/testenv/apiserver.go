@@ -105,8 +105,9 @@ func APIServerBinary() (string, error) {
 // and returns once it has written <dir>/ready (GET /readyz == ok), or an error after timeout,
 // when ctx ends, or when the process exits first (the error points at <dir>/apiserver.log).
 // The process is in its own process group and gets SIGTERM when the calling process dies
-// (Pdeathsig), so a crashed test does not leave it behind. Stop it with Stop.
-func StartAPIServer(ctx context.Context, dir string, timeout time.Duration) (*APIServer, error) {
+// (Pdeathsig), so a crashed test does not leave it behind. Stop it with Stop. extra are
+// kube-apiserver flags appended to the binary's own (after "--").
+func StartAPIServer(ctx context.Context, dir string, timeout time.Duration, extra ...string) (*APIServer, error) {
 	bin, err := APIServerBinary()
 	if err != nil {
 		return nil, err
@@ -120,7 +121,7 @@ func StartAPIServer(ctx context.Context, dir string, timeout time.Duration) (*AP
 	if err != nil {
 		return nil, fmt.Errorf("creating API server log: %w", err)
 	}
-	cmd := exec.Command(bin, "-dir", dir)
+	cmd := exec.Command(bin, append([]string{"-dir", dir, "--"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {

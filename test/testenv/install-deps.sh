@@ -8,9 +8,12 @@
 #    Package post-install scripts must not start daemons (there may be no init system, and a
 #    system dockerd would change the host's iptables): a policy-rc.d that refuses every start
 #    is put in place for the install, and removed again unless the machine already had one.
-#  - test/testenv/bin/testapiserver: etcd + kube-apiserver v1.33 built from the Go module proxy
-#    (~5 min cold on 2 cores, seconds when the Go build cache is warm).
-#  - with --with-kcm (make demo): also test/testenv/bin/kube-controller-manager (~1 min more).
+#  - the test node (docs/node.md): containerd (CRI) + runc run its pods, containernetworking-plugins
+#    (bridge, host-local, loopback) its pod network, iproute2 removes its bridge afterwards.
+#  - test/testenv/bin/{testapiserver,kube-controller-manager,kube-scheduler,kubelet}: etcd +
+#    kube-apiserver v1.33 and the rest of the node, built from the Go module proxy by build.sh
+#    (~6 min cold on 2 cores, seconds when the Go build cache is warm). --with-kcm is accepted
+#    for compatibility (the node binaries are always built).
 # Idempotent: skips what is already there.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -21,7 +24,7 @@ command -v git >/dev/null 2>&1 || need+=(git)  # git-http-backend: the loopback 
 # podman build with --runtime runc: podman, runc, conmon (container monitor), uidmap
 # (newuidmap for user namespaces), containernetworking-plugins (network of RUN steps under the
 # oci isolation), catatonit (podman's init); docker.io brings dockerd, containerd and runc.
-for p in podman runc conmon uidmap containernetworking-plugins catatonit docker.io; do
+for p in podman runc conmon uidmap containernetworking-plugins catatonit docker.io containerd iproute2; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -40,8 +43,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if [ ! -x "$HERE/bin/testapiserver" ] || { [ "${1:-}" = "--with-kcm" ] && [ ! -x "$HERE/bin/kube-controller-manager" ]; }; then
-  echo "install-deps: building test/testenv/bin/testapiserver ${1:-} (etcd + kube-apiserver; ~5 min cold)" >&2
+built=1
+for b in testapiserver kube-controller-manager kube-scheduler kubelet; do [ -x "$HERE/bin/$b" ] || built=0; done
+if [ "$built" = 0 ]; then
+  echo "install-deps: building test/testenv/bin: testapiserver (etcd + kube-apiserver), kube-controller-manager, kube-scheduler, kubelet (~6 min cold)" >&2
   "$HERE/build.sh" "$@"
 fi
-echo "install-deps: ok (buildah $(buildah --version 2>/dev/null | awk '{print $3}'), podman $(podman --version 2>/dev/null | awk '{print $3}'), dockerd $(dockerd --version 2>/dev/null | awk '{print $3}' | tr -d ,), testapiserver built)" >&2
+echo "install-deps: ok (buildah $(buildah --version 2>/dev/null | awk '{print $3}'), podman $(podman --version 2>/dev/null | awk '{print $3}'), dockerd $(dockerd --version 2>/dev/null | awk '{print $3}' | tr -d ,), containerd $(containerd --version 2>/dev/null | awk '{print $3}'), test API server and node binaries built)" >&2

@@ -1,16 +1,21 @@
 // Command testenv runs devtool's local environment for `make demo` and manual testing: an OCI
 // registry on loopback (go-containerregistry's in-process registry) with a busybox base image
-// pushed to it, and the test kube-apiserver + etcd (test/testenv/bin/testapiserver). Both run
-// as background processes that outlive this command; their PIDs, logs and the kubeconfig live
-// in the state directory.
+// pushed to it, and a real single-node Kubernetes v1.33 (testenv.StartNode: the test
+// kube-apiserver + etcd, kube-controller-manager, kube-scheduler, a kubelet with containerd +
+// runc; docs/node.md). They run in a background process that outlives this command; its PID,
+// logs and the kubeconfig live in the state directory. Where the node cannot run (not root,
+// node binaries or packages missing) up falls back to the API server without a node, where
+// Pods stay Pending.
 //
 // Usage:
 //
 //	testenv up     -dir .testenv [-registry 127.0.0.1:5555]   start what is not running; push the base image
-//	testenv down   -dir .testenv                              stop them (SIGTERM by PID, SIGKILL after 30 s)
+//	testenv down   -dir .testenv                              stop them (SIGTERM by PID, SIGKILL after 30 s; the node cleans up first)
 //	testenv status -dir .testenv                              what runs, where
 //	testenv show   -dir .testenv -n NAMESPACE                 the devtool-managed objects in a namespace
-//	testenv registry -addr 127.0.0.1:5555 [-blobs DIR]        serve the registry in the foreground (up runs this)
+//	testenv get    -dir .testenv -n NAMESPACE -l SELECTOR     wait for a Running Pod, GET / on its first container port, print the answer
+//	testenv registry -addr 127.0.0.1:5555 [-blobs DIR]        serve the registry in the foreground
+//	testenv node   -dir DIR -registry 127.0.0.1:5555          run the node in the foreground (up runs this)
 //
 // The registry keeps manifests in memory: after `down` the images are gone and the next
 // deploy rebuilds them (the input-digest cache only skips builds the registry still has).
@@ -59,6 +64,10 @@ func main() {
 		err = show(ctx, os.Args[2:])
 	case "registry":
 		err = serveRegistry(ctx, os.Args[2:])
+	case "node":
+		err = serveNode(ctx, os.Args[2:])
+	case "get":
+		err = get(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		usage(os.Stdout)
 		return
@@ -78,7 +87,9 @@ func usage(w io.Writer) {
   down     -dir DIR                             stop them
   status   -dir DIR                             show what runs
   show     -dir DIR -n NAMESPACE                list devtool-managed objects and their images
-  registry -addr HOST:PORT [-blobs DIR]         serve the registry in the foreground`)
+  get      -dir DIR -n NAMESPACE -l SELECTOR    GET / from a Running Pod (pod IP, first container port)
+  registry -addr HOST:PORT [-blobs DIR]         serve the registry in the foreground
+  node     -dir DIR -registry HOST:PORT         run the test node in the foreground`)
 }
 
 // state paths inside -dir.
@@ -124,6 +135,11 @@ func up(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return err
 	}
+	ok, msg := testenv.NodeAvailable()
+	if ok {
+		return upNode(ctx, s, *addr)
+	}
+	fmt.Fprintf(os.Stderr, "testenv: no node (%s): starting the API server alone, Pods will stay Pending\n", msg)
 
 	// Registry.
 	if pid, ok := s.pid("registry"); ok {
@@ -247,10 +263,15 @@ func down(args []string) error {
 	}
 	s := state{*dir}
 	var errs []error
-	for _, name := range []string{"kcm", "apiserver", "registry"} {
+	for _, name := range []string{"node", "kcm", "apiserver", "registry"} {
 		pid, alive := s.pid(name)
 		if alive {
-			if err := terminate(pid, 30*time.Second); err != nil {
+			// The node deletes the workloads and waits for the kubelet to tear them down first.
+			wait := 30 * time.Second
+			if name == "node" {
+				wait = 3 * time.Minute
+			}
+			if err := terminate(pid, wait); err != nil {
 				errs = append(errs, fmt.Errorf("%s (pid %d): %w", name, pid, err))
 				continue
 			}
@@ -259,6 +280,7 @@ func down(args []string) error {
 		_ = os.Remove(s.path(name + ".pid"))
 	}
 	_ = os.Remove(s.path("ready"))
+	_ = os.Remove(s.path("node-ready"))
 	return errors.Join(errs...)
 }
 
@@ -284,7 +306,7 @@ func status(args []string) error {
 		return err
 	}
 	s := state{*dir}
-	for _, name := range []string{"registry", "apiserver", "kcm"} {
+	for _, name := range []string{"node", "registry", "apiserver", "kcm"} {
 		pid, alive := s.pid(name)
 		where := ""
 		switch name {
@@ -350,7 +372,13 @@ func show(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, p := range pods.Items {
-		fmt.Fprintf(tw, "Pod\t%s\t%s\t%s\tphase %s (no node runs it here)\n", p.Namespace, p.Name, p.ResourceVersion, p.Status.Phase)
+		detail := "phase " + string(p.Status.Phase)
+		if p.Spec.NodeName == "" {
+			detail += " (not scheduled: no node runs it here)"
+		} else if p.Status.PodIP != "" {
+			detail += " on node " + p.Spec.NodeName + ", IP " + p.Status.PodIP
+		}
+		fmt.Fprintf(tw, "Pod\t%s\t%s\t%s\t%s\n", p.Namespace, p.Name, p.ResourceVersion, detail)
 	}
 	cms, err := cs.CoreV1().ConfigMaps(*ns).List(ctx, sel)
 	if err != nil {
@@ -375,4 +403,147 @@ func serveRegistry(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "registry listening on %s\n", r.Host)
 	return r.Wait()
+}
+
+// upNode starts `testenv node` in the background (unless it runs) and waits for its
+// node-ready file: the registry on addr holds the base image and the node is Ready.
+func upNode(ctx context.Context, s state, addr string) error {
+	if pid, ok := s.pid("node"); ok {
+		fmt.Fprintf(os.Stderr, "testenv: node already running (pid %d)\n", pid)
+	} else {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		_ = os.Remove(s.path("node-ready"))
+		start := time.Now()
+		if err := spawn(s, "node", self, "node", "-dir", s.dir, "-registry", addr); err != nil {
+			return err
+		}
+		for {
+			if _, err := os.Stat(s.path("node-ready")); err == nil {
+				break
+			}
+			pid, alive := s.pid("node")
+			if !alive {
+				return fmt.Errorf("the test node (pid %d) exited before it was Ready; see %s", pid, s.path("node.log"))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			if time.Since(start) > 3*time.Minute {
+				return fmt.Errorf("the test node is not Ready after 3m; see %s", s.path("node.log"))
+			}
+		}
+		fmt.Fprintf(os.Stderr, "testenv: node Ready in %s\n", time.Since(start).Round(10*time.Millisecond))
+	}
+	fmt.Printf("registry     %s (base image %s/%s)\n", addr, addr, testenv.BusyboxRepo)
+	fmt.Printf("node         %s (kubelet + containerd; logs in %s)\n", testenv.NodeName, filepath.Join(s.dir, "node", "logs"))
+	fmt.Printf("kubeconfig   %s\n", s.kubeconfig())
+	fmt.Printf("stop with    testenv down -dir %s\n", s.dir)
+	return nil
+}
+
+// serveNode runs a test node in the foreground until SIGTERM/SIGINT, then stops and cleans
+// it. Once the node is Ready it copies the kubeconfig to <dir>/kubeconfig, the registry
+// address to <dir>/registry, and writes <dir>/node-ready.
+func serveNode(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	dir := dirFlag(fs)
+	addr := fs.String("registry", "127.0.0.1:5555", "registry listen address (loopback)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	s := state{*dir}
+	n, err := testenv.StartNodeWith(ctx, s.path("node"), 3*time.Minute, testenv.NodeOptions{RegistryAddr: *addr})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := n.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "testenv node: stopping:", err)
+		}
+		fmt.Fprintln(os.Stderr, "testenv node: stopped and cleaned up")
+	}()
+	kc, err := os.ReadFile(n.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	for name, body := range map[string][]byte{"kubeconfig": kc, "registry": []byte(n.Registry + "\n"), "node-ready": []byte(n.API.URL + "\n")} {
+		if err := os.WriteFile(s.path(name), body, 0o600); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "testenv node: Ready; API server %s, registry %s\n", n.API.URL, n.Registry)
+	<-ctx.Done()
+	return nil
+}
+
+// get waits (up to -timeout) for a Running Pod matching -l in -n, sends GET / to its IP on
+// its first container port and prints the status and body: the demo's proof that the app
+// answers. Errors: no such Pod in time, no container port, the request failing.
+func get(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("get", flag.ContinueOnError)
+	dir := dirFlag(fs)
+	ns := fs.String("n", "default", "namespace")
+	sel := fs.String("l", "", "label selector of the Pod")
+	timeout := fs.Duration("timeout", 2*time.Minute, "how long to wait for a Running Pod that answers")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", state{*dir}.kubeconfig())
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	var last error
+	for {
+		pods, err := cs.CoreV1().Pods(*ns).List(ctx, metav1.ListOptions{LabelSelector: *sel})
+		last = err
+		if err == nil {
+			last = fmt.Errorf("no Running Pod matches %q in %s", *sel, *ns)
+			for _, p := range pods.Items {
+				if p.Status.Phase != "Running" || p.Status.PodIP == "" || p.DeletionTimestamp != nil {
+					continue
+				}
+				port := int32(0)
+				for _, c := range p.Spec.Containers {
+					for _, cp := range c.Ports {
+						if port == 0 {
+							port = cp.ContainerPort
+						}
+					}
+				}
+				if port == 0 {
+					return fmt.Errorf("Pod %s/%s declares no container port", p.Namespace, p.Name)
+				}
+				url := fmt.Sprintf("http://%s:%d/", p.Status.PodIP, port)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					last = fmt.Errorf("GET %s (Pod %s/%s): %w", url, p.Namespace, p.Name, err)
+					continue
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil {
+					return err
+				}
+				fmt.Printf("GET %s (Pod %s/%s) -> %s\n%s", url, p.Namespace, p.Name, resp.Status, body)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%v (waited %s)", last, *timeout)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
