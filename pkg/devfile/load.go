@@ -792,11 +792,7 @@ func copyBool(b *bool) *bool {
 // readManifests reads every kubernetes/openshift uri without variables, concurrently, and
 // reports all failures in one ValidationError.
 func readManifests(ctx context.Context, d *Devfile, opts LoadOptions) error {
-	type job struct {
-		comp *Component
-		err  error
-	}
-	var jobs []*job
+	var comps []*Component
 	for i := range d.Components {
 		c := &d.Components[i]
 		if c.Manifest == nil || c.Manifest.URI == "" {
@@ -806,15 +802,27 @@ func readManifests(ctx context.Context, d *Devfile, opts LoadOptions) error {
 			opts.Logger.Debug("manifest uri uses variables; not read at load time", "component", c.Name, "uri", c.Manifest.URI)
 			continue
 		}
-		jobs = append(jobs, &job{comp: c})
+		comps = append(comps, c)
 	}
+	return forComponents(ctx, d, comps,
+		func(c *Component) string { return componentPath(c.Name) + "." + string(c.Kind) + ".uri" },
+		func(c *Component) (err error) {
+			m := c.Manifest
+			m.Content, m.Source, err = ReadManifestURI(ctx, d.Dir, m.URI, opts)
+			return err
+		})
+}
+
+// forComponents runs do for each of comps concurrently and reports every failure in one
+// ValidationError of d, each Problem at path(component); ctx ending first is an error of its own.
+func forComponents(ctx context.Context, d *Devfile, comps []*Component, path func(*Component) string, do func(*Component) error) error {
+	errs := make([]error, len(comps))
 	var wg sync.WaitGroup
-	for _, j := range jobs {
+	for i, c := range comps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := j.comp.Manifest
-			m.Content, m.Source, j.err = ReadManifestURI(ctx, d.Dir, m.URI, opts)
+			errs[i] = do(c)
 		}()
 	}
 	wg.Wait()
@@ -823,15 +831,15 @@ func readManifests(ctx context.Context, d *Devfile, opts LoadOptions) error {
 	}
 	var ve *ValidationError
 	var causes []error
-	for _, j := range jobs {
-		if j.err == nil {
+	for i, err := range errs {
+		if err == nil {
 			continue
 		}
 		if ve == nil {
 			ve = &ValidationError{File: d.Path}
 		}
-		ve.Problems = append(ve.Problems, Problem{Path: componentPath(j.comp.Name) + "." + string(j.comp.Kind) + ".uri", Message: j.err.Error()})
-		causes = append(causes, j.err)
+		ve.Problems = append(ve.Problems, Problem{Path: path(comps[i]), Message: err.Error()})
+		causes = append(causes, err)
 	}
 	if ve != nil {
 		ve.Err = errors.Join(causes...)

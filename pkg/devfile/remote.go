@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	v1 "github.com/devfile/api/v2/pkg/apis/workspaces/v1alpha2"
 	"sigs.k8s.io/yaml"
@@ -172,11 +171,7 @@ func parentName(p *v1.Parent) string {
 // Dockerfile.Fetched and Remote. All fetches run concurrently; failures are reported together
 // as one *ValidationError naming each component.
 func fetchDockerfiles(ctx context.Context, d *Devfile, opts LoadOptions) error {
-	type job struct {
-		comp *Component
-		err  error
-	}
-	var jobs []*job
+	var comps []*Component
 	for i := range d.Components {
 		c := &d.Components[i]
 		if c.Image == nil || c.Image.Dockerfile == nil {
@@ -190,38 +185,12 @@ func fetchDockerfiles(ctx context.Context, d *Devfile, opts LoadOptions) error {
 			continue
 		}
 		if df.Git != nil || df.Registry != nil || remote.IsHTTP(df.URI) && !strings.Contains(df.URI, "{{") || inCache(opts, df.URI) {
-			jobs = append(jobs, &job{comp: c})
+			comps = append(comps, c)
 		}
 	}
-	var wg sync.WaitGroup
-	for _, j := range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			j.err = fetchDockerfile(ctx, j.comp.Image.Dockerfile, opts)
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("loading devfile %s: %w", d.Path, err)
-	}
-	var ve *ValidationError
-	var causes []error
-	for _, j := range jobs {
-		if j.err == nil {
-			continue
-		}
-		if ve == nil {
-			ve = &ValidationError{File: d.Path}
-		}
-		ve.Problems = append(ve.Problems, Problem{Path: componentPath(j.comp.Name) + ".image.dockerfile", Message: j.err.Error()})
-		causes = append(causes, j.err)
-	}
-	if ve != nil {
-		ve.Err = errors.Join(causes...)
-		return ve
-	}
-	return nil
+	return forComponents(ctx, d, comps,
+		func(c *Component) string { return componentPath(c.Name) + ".image.dockerfile" },
+		func(c *Component) error { return fetchDockerfile(ctx, c.Image.Dockerfile, opts) })
 }
 
 func inCache(opts LoadOptions, p string) bool {
