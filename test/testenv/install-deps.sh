@@ -14,6 +14,8 @@
 #    kube-apiserver v1.33 and the rest of the node, built from the Go module proxy by build.sh
 #    (~6 min cold on 2 cores, seconds when the Go build cache is warm). --with-kcm is accepted
 #    for compatibility (the node binaries are always built).
+#  - test/testenv/bin/kaniko-executor: the kaniko executor (Chainguard's maintained fork) that
+#    the kaniko build Pods and the in-container tests run, built by build-kaniko.sh (docs/kaniko.md).
 # Idempotent: skips what is already there.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -48,5 +50,9 @@ for b in testapiserver kube-controller-manager kube-scheduler kubelet; do [ -x "
 if [ "$built" = 0 ]; then
   echo "install-deps: building test/testenv/bin: testapiserver (etcd + kube-apiserver), kube-controller-manager, kube-scheduler, kubelet (~6 min cold)" >&2
   "$HERE/build.sh" "$@"
+fi
+if [ ! -x "$HERE/bin/kaniko-executor" ]; then
+  echo "install-deps: building test/testenv/bin/kaniko-executor (the kaniko build Pods' executor, ~1.5 min cold)" >&2
+  "$HERE/build-kaniko.sh"
 fi
 echo "install-deps: ok (buildah $(buildah --version 2>/dev/null | awk '{print $3}'), podman $(podman --version 2>/dev/null | awk '{print $3}'), dockerd $(dockerd --version 2>/dev/null | awk '{print $3}' | tr -d ,), containerd $(containerd --version 2>/dev/null | awk '{print $3}'), test API server and node binaries built)" >&2

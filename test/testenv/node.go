@@ -100,6 +100,10 @@ type Node struct {
 	Dir string
 	// Registry is the loopback registry host ("127.0.0.1:PORT") containerd pulls from.
 	Registry string
+	// PodRegistry is the same registry where Pods reach it ("10.244.N.1:PORT", the CNI
+	// bridge's gateway address, which is also local to the host): images that a Pod pushes
+	// (kaniko build Pods) go here, and containerd pulls from it over plain HTTP too.
+	PodRegistry string
 	// Busybox is the busybox image reference in Registry (see PushBusybox).
 	Busybox string
 	// Client talks to API.
@@ -199,6 +203,20 @@ func StartNodeWith(ctx context.Context, dir string, timeout time.Duration, opts 
 		return n, err
 	}
 	if err := n.TrustRegistry(n.Registry); err != nil {
+		return n, err
+	}
+	// The bridge exists before the first Pod (the CNI bridge plugin keeps an existing one and its
+	// gateway address), so the registry can listen on the gateway address for Pods.
+	gw := strings.TrimSuffix(subnet, "0/24") + "1"
+	for _, args := range [][]string{{"link", "add", "name", n.bridge, "type", "bridge"}, {"addr", "add", gw + "/24", "dev", n.bridge}, {"link", "set", n.bridge, "up"}} {
+		if out, err := exec.CommandContext(ctx, "/usr/sbin/ip", args...).CombinedOutput(); err != nil {
+			return n, fmt.Errorf("creating bridge %s: ip %s: %v: %s", n.bridge, strings.Join(args, " "), err, out)
+		}
+	}
+	if n.PodRegistry, err = n.registry.Listen(rctx, gw+":0"); err != nil {
+		return n, err
+	}
+	if err := n.TrustRegistry(n.PodRegistry); err != nil {
 		return n, err
 	}
 	files := map[string]string{

@@ -52,7 +52,21 @@ func StartRegistry(t testing.TB) string {
 type Registry struct {
 	// Host is the address clients use, "127.0.0.1:PORT" (the real port when addr asked for 0).
 	Host string
+	srv  *http.Server
 	done chan error
+}
+
+// Listen serves the same registry (same blobs, manifests and tags) on addr too, e.g. an
+// address Pods can reach, and returns the host clients use there ("10.244.7.1:PORT"). It stops
+// with the registry. Errors: listening on addr.
+func (r *Registry) Listen(ctx context.Context, addr string) (string, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listening for registry on %s: %w", addr, err)
+	}
+	go func() { _ = r.srv.Serve(ln) }() // Shutdown closes every listener
+	return ln.Addr().String(), nil
 }
 
 // Wait blocks until the registry stops (its context is cancelled or serving fails) and returns
@@ -78,7 +92,7 @@ func ServeRegistry(ctx context.Context, addr, dir string) (*Registry, error) {
 		return nil, fmt.Errorf("listening for registry on %s: %w", addr, err)
 	}
 	srv := &http.Server{Handler: registry.New(opts...), ReadHeaderTimeout: 10 * time.Second}
-	r := &Registry{Host: ln.Addr().String(), done: make(chan error, 1)}
+	r := &Registry{Host: ln.Addr().String(), srv: srv, done: make(chan error, 1)}
 	go func() {
 		err := srv.Serve(ln)
 		if errors.Is(err, http.ErrServerClosed) {

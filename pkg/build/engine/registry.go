@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/devtool/devtool/pkg/build"
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
@@ -143,7 +144,7 @@ func (e *engine) registriesConf(pulls []string) string {
 // buildHosts are the registries a build touches (hosts): the push target's (when pushing)
 // and those of the images the Dockerfile pulls (pulls), with their mirrors.
 func (e *engine) buildHosts(dockerfile []byte, args []string, ref string, push bool) (hosts, pulls []string) {
-	images, _ := pulledImages(dockerfile, args)
+	images, _ := build.PulledImages(dockerfile, args)
 	for _, img := range images {
 		if r, err := name.ParseReference(img); err == nil {
 			pulls = append(pulls, r.Context().RegistryStr())
