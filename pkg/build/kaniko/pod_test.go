@@ -1,0 +1,329 @@
+package kaniko_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/build/kaniko"
+	"github.com/devtool/devtool/test/testenv"
+)
+
+var node testenv.NodeForMain
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if err := node.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the test node:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// kanikoEnv is the package's node with the executor image pushed to its registry (once).
+type kanikoEnv struct {
+	node     *testenv.Node
+	executor string // executor image reference
+	base     string // busybox base image where Pods pull it
+}
+
+var (
+	envOnce sync.Once
+	env     kanikoEnv
+	envErr  error
+)
+
+func kanikoNode(t *testing.T) kanikoEnv {
+	t.Helper()
+	n := node.Get(t)
+	if _, err := testenv.KanikoExecutor(); err != nil {
+		if testenv.Required() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	envOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		env.node = n
+		if env.executor, envErr = testenv.PushKaniko(ctx, n.PodRegistry); envErr != nil {
+			return
+		}
+		env.base, envErr = testenv.PushBusybox(ctx, n.PodRegistry)
+	})
+	if envErr != nil {
+		t.Fatal(envErr)
+	}
+	return env
+}
+
+func newPod(t *testing.T, e kanikoEnv, ns string, opts ...kaniko.PodOption) *kaniko.Pod {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.node.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := build.RegistryPolicy{Insecure: []string{e.node.PodRegistry}}
+	p, err := kaniko.NewPod(cfg, ns, append([]kaniko.PodOption{kaniko.WithImage(e.executor), kaniko.WithRegistryPolicy(policy),
+		kaniko.WithResources(mustQuantity("100m"), mustQuantity("128Mi"))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func writeProject(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for p, body := range files {
+		f := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// fileInImage returns the content of path in the image ref (flattened layers).
+func fileInImage(t *testing.T, ref, path string) string {
+	t.Helper()
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r)
+	if err != nil {
+		t.Fatalf("pulling %s back: %v", ref, err)
+	}
+	tr := tar.NewReader(mutate.Extract(img))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			t.Fatalf("%s: no %s in the image", ref, path)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.TrimPrefix(h.Name, "/") == strings.TrimPrefix(path, "/") {
+			b, _ := io.ReadAll(tr)
+			return string(b)
+		}
+	}
+}
+
+// TestPodBuildRun: a RUN Dockerfile (build arg, a file outside the context's Dockerfile path)
+// built by a kaniko Pod on the test node; the image pulled back holds what RUN wrote, the
+// digest is the registry's, and no Pod or Secret is left.
+func TestPodBuildRun(t *testing.T) {
+	e := kanikoNode(t)
+	ctx := context.Background()
+	dir := writeProject(t, map[string]string{
+		"app/Dockerfile": "ARG BASE\nFROM ${BASE}\nARG GREETING=none\nCOPY hello.txt /hello.txt\nRUN echo \"$GREETING from RUN\" > /built.txt && cat /hello.txt >> /built.txt\nCMD [\"cat\", \"/built.txt\"]\n",
+		"hello.txt":      "hello file\n",
+	})
+	p := newPod(t, e, "default")
+	var log bytes.Buffer
+	req := build.Request{Name: "app", ContextDir: dir, Dockerfile: filepath.Join(dir, "app/Dockerfile"),
+		Args: []string{"BASE=" + e.base, "GREETING=hi"}, Repository: e.node.PodRegistry + "/kaniko/app", Tag: "t1", Push: true}
+	res, err := p.Build(ctx, req, &log)
+	if err != nil {
+		t.Fatalf("build: %v\nlog:\n%s", err, log.String())
+	}
+	if !strings.HasPrefix(res.Digest, "sha256:") || res.Builder != "kaniko" {
+		t.Fatalf("result %+v", res)
+	}
+	got := fileInImage(t, res.Ref(), "built.txt")
+	if got != "hi from RUN\nhello file\n" {
+		t.Fatalf("/built.txt = %q", got)
+	}
+	d, err := remote.Head(mustRef(t, req.Repository+":t1"))
+	if err != nil || d.Digest.String() != res.Digest {
+		t.Fatalf("registry digest %v (%v), result %s", d, err, res.Digest)
+	}
+	for _, want := range []string{"kaniko build Pod default/devtool-build-app-", `Running: [/bin/sh -c echo "$GREETING from RUN"`, "Pushed " + req.Repository} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q (the executor's output is streamed):\n%s", want, log.String())
+		}
+	}
+	if strings.Contains(log.String(), "\x1b[") {
+		t.Errorf("log has terminal colours:\n%s", log.String())
+	}
+	assertNoBuildObjects(t, e, "default")
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// assertNoBuildObjects fails unless ns has no Pod or Secret with devtool's build labels.
+func assertNoBuildObjects(t *testing.T, e kanikoEnv, ns string) {
+	t.Helper()
+	sel := metav1.ListOptions{LabelSelector: kaniko.LabelComponent + "=image-build"}
+	pods, err := e.node.Client.CoreV1().Pods(ns).List(context.Background(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := e.node.Client.CoreV1().Secrets(ns).List(context.Background(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items)+len(secrets.Items) > 0 {
+		t.Fatalf("left behind: %d build Pods, %d Secrets", len(pods.Items), len(secrets.Items))
+	}
+}
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
+
+// credentials returns a registry policy whose docker config has credentials for host (the test
+// registry accepts any), so the Pod builder creates a Secret for the build.
+func credentials(t *testing.T, host string) build.RegistryPolicy {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": "dXNlcjpzM2NyZXQtcGFzc3dvcmQ="}}}`, host) // user:s3cret-password
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return build.RegistryPolicy{Insecure: []string{host}, Auth: build.Credentials{DockerConfig: dir}}
+}
+
+// TestPodBuildFailsCleanly: a RUN that exits 3 fails the build with the exit code and the last
+// lines of the log; the Pod and the credentials Secret devtool created are gone.
+func TestPodBuildFailsCleanly(t *testing.T) {
+	e := kanikoNode(t)
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo about to fail && exit 3\n"})
+	p := newPod(t, e, "default", kaniko.WithRegistryPolicy(credentials(t, e.node.PodRegistry)))
+	var log bytes.Buffer
+	_, err := p.Build(context.Background(), build.Request{Name: "broken", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"),
+		Repository: e.node.PodRegistry + "/kaniko/broken", Tag: "t1", Push: true}, &log)
+	if err == nil {
+		t.Fatalf("build succeeded:\n%s", log.String())
+	}
+	for _, want := range []string{`image "broken"`, "failed (exit code ", "exit status 3", "about to fail"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error()+log.String(), "s3cret-password") || strings.Contains(err.Error()+log.String(), "dXNlcjpzM2NyZXQtcGFzc3dvcmQ=") {
+		t.Fatal("the registry password was printed")
+	}
+	assertNoBuildObjects(t, e, "default")
+}
+
+// TestPodBuildCancel: cancelling a build while its RUN runs (Ctrl-C) deletes the build Pod and
+// the credentials Secret within 10 s.
+func TestPodBuildCancel(t *testing.T) {
+	e := kanikoNode(t)
+	ns := "cancel-" + strings.ToLower(fmt.Sprint(time.Now().UnixNano()%100000))
+	mkNamespace(t, e, ns)
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo sleeping && sleep 120\n"})
+	p := newPod(t, e, ns, kaniko.WithRegistryPolicy(credentials(t, e.node.PodRegistry)))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := &signalWriter{want: "Running: [/bin/sh -c echo sleeping", seen: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Build(ctx, build.Request{Name: "slow", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"),
+			Repository: e.node.PodRegistry + "/kaniko/slow", Tag: "t1", Push: true}, log)
+		done <- err
+	}()
+	select {
+	case <-log.seen:
+	case err := <-done:
+		t.Fatalf("build ended before its RUN: %v\n%s", err, log.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("RUN did not start:\n%s", log.String())
+	}
+	// While it runs, the Pod and Secret exist and carry devtool's labels.
+	sel := metav1.ListOptions{LabelSelector: kaniko.LabelManagedBy + "=devtool," + kaniko.LabelImage + "=slow"}
+	pods, _ := e.node.Client.CoreV1().Pods(ns).List(context.Background(), sel)
+	secrets, _ := e.node.Client.CoreV1().Secrets(ns).List(context.Background(), sel)
+	if len(pods.Items) != 1 || len(secrets.Items) != 1 {
+		t.Fatalf("during the build: %d Pods, %d Secrets with devtool's labels, want 1 and 1", len(pods.Items), len(secrets.Items))
+	}
+	pod := pods.Items[0]
+	sc := pod.Spec.Containers[0].SecurityContext
+	if *pod.Spec.AutomountServiceAccountToken || sc == nil || *sc.Privileged || *sc.AllowPrivilegeEscalation || len(sc.Capabilities.Drop) != 1 || sc.Capabilities.Drop[0] != "ALL" {
+		t.Errorf("build Pod is not least-privilege: automount %v, securityContext %+v", *pod.Spec.AutomountServiceAccountToken, sc)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "context canceled") {
+			t.Fatalf("cancelled build returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Build did not return within 10 s of the cancel")
+	}
+	for {
+		pods, _ := e.node.Client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		secrets, _ := e.node.Client.CoreV1().Secrets(ns).List(context.Background(), sel)
+		if len(pods.Items) == 0 && len(secrets.Items) == 0 {
+			t.Logf("Pod and Secret gone %.1fs after the cancel", time.Since(start).Seconds())
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("10 s after the cancel: %d Pods, %d Secrets left", len(pods.Items), len(secrets.Items))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func mkNamespace(t *testing.T, e kanikoEnv, ns string) {
+	t.Helper()
+	if _, err := e.node.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signalWriter closes seen once want was written.
+type signalWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *signalWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return len(b), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
