@@ -229,10 +229,17 @@ func notAvailable(names []string) string {
 }
 
 func installWhich(names []string) string {
+	s := "install or start one"
 	if len(names) == 1 {
-		return "install or start it"
+		s = "install or start it"
 	}
-	return "install or start one"
+	for _, n := range names {
+		if n == "kaniko" {
+			// kaniko is not installed: it runs in the cluster of the kubeconfig.
+			s += " (kaniko runs as a Pod in the cluster of --kubeconfig, which must let you create and attach to Pods)"
+		}
+	}
+	return s
 }
 
 // orList reads "a", "a or b", "a, b or c".

@@ -17,7 +17,8 @@ import (
 // (input-digest tags, skip when the registry already has the tag) by newBuilder.
 //
 // auto follows seed 002's GetBackend: native when the Dockerfile needs nothing native lacks
-// (no RUN, one stage), else the first of podman, docker, buildah that works here. Its input
+// (no RUN, one stage), else the first of podman, docker, buildah that works here, else kaniko
+// (a build Pod in the cluster, or in-container when devtool runs in one; docs/kaniko.md). Its input
 // digest names "auto", not the engine it found (installing podman rebuilds nothing).
 var builders = map[string]func(s builderSettings) build.Builder{
 	"auto": func(s builderSettings) build.Builder {
@@ -31,8 +32,12 @@ var builders = map[string]func(s builderSettings) build.Builder{
 				SinglePlatform: k == engine.Docker,
 			})
 		}
+		// The last resort: kaniko in the cluster (or in this container), one platform per image.
+		k := s.kaniko()
+		cands = append(cands, build.Candidate{Builder: k, Available: k.Available, SinglePlatform: true})
 		return build.Auto(cands...)
 	},
+	"kaniko": func(s builderSettings) build.Builder { return s.kaniko() },
 	"native": func(s builderSettings) build.Builder { return s.native() },
 	"podman": func(s builderSettings) build.Builder {
 		return engine.New(engine.Podman, s.engineOptions(engine.Podman)...)
@@ -52,6 +57,7 @@ var builders = map[string]func(s builderSettings) build.Builder{
 type builderSettings struct {
 	policy build.RegistryPolicy
 	getenv func(string) (string, bool)
+	kanikoFlags kanikoFlags
 }
 
 func (s builderSettings) native() build.Builder {
@@ -73,8 +79,9 @@ func (g *globals) registryPolicy() build.RegistryPolicy {
 	return p
 }
 
-// newBuilder returns the builder --builder names, wrapped in build.Cached.
-func newBuilder(flag string, g *globals) (build.Builder, error) {
+// newBuilder returns the builder --builder names, wrapped in build.Cached. kf are the kaniko
+// builder's settings (their zero value: defaults, no cluster).
+func newBuilder(flag string, g *globals, kf kanikoFlags) (build.Builder, error) {
 	mk, ok := builders[flag]
 	if !ok {
 		names := make([]string, 0, len(builders))
@@ -87,6 +94,6 @@ func newBuilder(flag string, g *globals) (build.Builder, error) {
 	policy := g.registryPolicy()
 	// s2i.New passes Dockerfile builds through unchanged and builds source-to-image images by
 	// generating a Dockerfile that the chosen backend builds (docs/s2i.md).
-	inner := s2i.New(mk(builderSettings{policy: policy, getenv: g.getenv}), s2i.WithRegistryPolicy(policy))
+	inner := s2i.New(mk(builderSettings{policy: policy, getenv: g.getenv, kanikoFlags: kf}), s2i.WithRegistryPolicy(policy))
 	return build.Cached(inner, build.RemoteRegistry(policy)), nil
 }

@@ -75,7 +75,7 @@ func TestAutoPicksAWorkingEngine(t *testing.T) {
 		{name: "only docker", path: []string{"docker"}, dockerd: true, dockerfile: runDockerfile,
 			want: "docker", wantWhy: "docker: " + runWhy + "; podman is not available"},
 		{name: "only a docker client without a daemon", path: []string{"docker"}, noDaemon: true, dockerfile: runDockerfile,
-			wantWhy: "needs a container engine (" + runWhy + ") and none of podman, docker or buildah is available; install or start one, or remove RUN instructions so the native builder applies"},
+			wantWhy: "needs a container engine (" + runWhy + ") and none of podman, docker, buildah or kaniko is available; install or start one (kaniko runs as a Pod in the cluster of --kubeconfig, which must let you create and attach to Pods), or remove RUN instructions so the native builder applies"},
 		{name: "only podman", path: []string{"podman"}, dockerfile: runDockerfile,
 			want: "podman", wantWhy: "podman: " + runWhy},
 		{name: "only buildah", path: []string{"buildah"}, dockerfile: runDockerfile,
@@ -83,7 +83,7 @@ func TestAutoPicksAWorkingEngine(t *testing.T) {
 		{name: "none, no RUN", dockerfile: copyDockerfile,
 			want: "native", wantWhy: "native: in-process"},
 		{name: "none, RUN", dockerfile: runDockerfile,
-			wantWhy: "none of podman, docker or buildah is available"},
+			wantWhy: "none of podman, docker, buildah or kaniko is available"},
 	}
 	ctx := context.Background()
 	host := testenv.StartRegistry(t)

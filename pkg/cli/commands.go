@@ -268,11 +268,13 @@ type buildFlags struct {
 	builder   string
 	tag       string
 	platforms []string
+	kaniko    kanikoFlags
 }
 
 func (b *buildFlags) add(c *cobra.Command) {
-	c.Flags().StringVar(&b.builder, "builder", "auto", "image builder: auto, native, buildah, podman or docker (auto: native when the Dockerfile has no RUN, else the first engine that works)")
+	c.Flags().StringVar(&b.builder, "builder", "auto", "image builder: auto, native, buildah, podman, docker or kaniko (auto: native when the Dockerfile has no RUN, else the first engine that works, else kaniko in the cluster)")
 	c.Flags().StringVar(&b.tag, "tag", "", "tag for built images (default: a digest of the build inputs, which lets unchanged images skip the build)")
+	b.kaniko.add(c)
 	c.Flags().StringArrayVar(&b.platforms, "platform", nil, "target platforms, comma-separated or repeated, e.g. linux/amd64,linux/arm64 (default: the host's); several build one multi-platform image index (native, buildah, podman; see docs/platforms.md)")
 }
 
@@ -281,6 +283,9 @@ func (b *buildFlags) add(c *cobra.Command) {
 // canonical form and repeats dropped, the first occurrence keeping its place (the order of the
 // index's entries).
 func (b *buildFlags) validate() error {
+	if err := b.kaniko.validate(); err != nil {
+		return err
+	}
 	var out []string
 	for _, flag := range b.platforms {
 		for _, s := range strings.Split(flag, ",") {
@@ -302,6 +307,8 @@ func newBuildCommand(g *globals) *cobra.Command {
 	var bf buildFlags
 	var components []string
 	var push bool
+	kube := genericclioptions.NewConfigFlags(true)
+	bf.kaniko.kube = kube
 	c := &cobra.Command{
 		Use:   "build",
 		Short: "Build the devfile's image components (all, or those named with --component)",
@@ -313,7 +320,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 			if err := bf.validate(); err != nil {
 				return err
 			}
-			builder, err := newBuilder(bf.builder, g)
+			builder, err := newBuilder(bf.builder, g, bf.kaniko)
 			if err != nil {
 				return err
 			}
@@ -334,6 +341,7 @@ func newBuildCommand(g *globals) *cobra.Command {
 	bf.add(c)
 	c.Flags().StringArrayVar(&components, "component", nil, "image component to build (repeatable; default: all)")
 	c.Flags().BoolVar(&push, "push", false, "push the images to their registry")
+	kube.AddFlags(c.Flags()) // the cluster of --builder kaniko
 	return c
 }
 
@@ -631,8 +639,9 @@ type clusterInputs struct {
 	applier  cluster
 }
 
-func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.ConfigFlags, command, imagesFile, builderFlag string) (*clusterInputs, error) {
-	builder, err := newBuilder(builderFlag, g)
+func (g *globals) clusterInputs(ctx context.Context, kube *genericclioptions.ConfigFlags, command, imagesFile, builderFlag string, kf kanikoFlags) (*clusterInputs, error) {
+	kf.kube = kube
+	builder, err := newBuilder(builderFlag, g, kf)
 	if err != nil {
 		return nil, err
 	}

@@ -94,7 +94,7 @@ func (o *deployOptions) Validate() error {
 // Run loads the project and runs the deploy action; the action decides what a deploy does
 // (it pushes, it commits the inventory).
 func (o *deployOptions) Run(ctx context.Context) error {
-	in, err := o.g.clusterInputs(ctx, o.kube, o.command, o.imagesFile, o.bf.builder)
+	in, err := o.g.clusterInputs(ctx, o.kube, o.command, o.imagesFile, o.bf.builder, o.bf.kaniko)
 	if err != nil {
 		return err
 	}

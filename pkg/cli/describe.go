@@ -121,7 +121,7 @@ they are not pinned by digest) and every image its manifests and exec Jobs refer
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			builder, err := newBuilder(builderFlag, g)
+			builder, err := newBuilder(builderFlag, g, kanikoFlags{})
 			if err != nil {
 				return err
 			}

@@ -41,7 +41,7 @@ manager conflict), 130 cancelled.`,
 			if err := g.validateCommon(); err != nil {
 				return err
 			}
-			in, err := g.clusterInputs(cmd.Context(), kube, command, imagesFile, builderFlag)
+			in, err := g.clusterInputs(cmd.Context(), kube, command, imagesFile, builderFlag, kanikoFlags{})
 			if err != nil {
 				return err
 			}
@@ -72,7 +72,7 @@ manager conflict), 130 cancelled.`,
 	}
 	c.Flags().StringVar(&command, "command", "", "command id to diff instead of the default deploy command")
 	c.Flags().StringVar(&imagesFile, "images", "", "compare with the images of a `devtool build --push -o json` report (what deploy --images would pin)")
-	c.Flags().StringVar(&builderFlag, "builder", "auto", "image builder deploy would use (it is part of the input-digest tag): auto, native, buildah, podman or docker")
+	c.Flags().StringVar(&builderFlag, "builder", "auto", "image builder deploy would use (it is part of the input-digest tag): auto, native, buildah, podman, docker or kaniko")
 	c.Flags().BoolVar(&force, "force-conflicts", false, "diff as deploy --force-conflicts would apply: take over fields other field managers own")
 	c.Flags().BoolVar(&adopt, "adopt", false, "diff as deploy --adopt would apply: take over objects devtool did not create")
 	c.Flags().BoolVar(&pullSecret, "create-pull-secret", false, "diff as deploy --create-pull-secret would apply: include the image pull Secret (values masked) and imagePullSecrets")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"k8s.io/klog/v2"
 
 	"github.com/devtool/devtool/pkg/devfile"
 	"github.com/devtool/devtool/pkg/event"
@@ -127,6 +128,12 @@ func Main(ctx context.Context, args []string, s Streams, getenv func(string) (st
 		// at a time (an *os.File is safe as it is, and the terminal view needs the file).
 		s.Err = &lockedWriter{w: s.Err}
 	}
+	// client-go reports some failures it handles itself (a pods/attach stream cut by Ctrl-C)
+	// through klog straight to stderr; devtool reports what matters in its own words.
+	klogOnce.Do(func() {
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	})
 	g := &globals{streams: s, getenv: getenv}
 	root := newRootCommand(g)
 	root.SetArgs(args)
@@ -148,6 +155,9 @@ func Main(ctx context.Context, args []string, s Streams, getenv func(string) (st
 	writeErrorLine(s.Err, g.progress == "json", err)
 	return err
 }
+
+// klogOnce silences klog once per process.
+var klogOnce sync.Once
 
 // writeErrorLine ends stderr with what went wrong: one line ("error: …", or for a cancelled
 // run "cancelled: …"), or with --progress=json one NDJSON event of type "error" (fields code
