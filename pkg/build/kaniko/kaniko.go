@@ -79,7 +79,7 @@ func executorArgs(req build.Request, dockerfile []byte, dfPath string, policy bu
 		}
 	}
 	for _, h := range pulledRegistries(req, dockerfile) {
-		for _, m := range policy.Mirrors(h) {
+		for _, m := range mirrors(policy, h) {
 			if h == name.DefaultRegistry || h == "docker.io" {
 				args = append(args, "--registry-mirror="+m) // kaniko's --registry-mirror is for Docker Hub only
 			} else {
@@ -108,13 +108,22 @@ func touchedRegistries(req build.Request, dockerfile []byte, dest string, policy
 	var out []string
 	for _, h := range pulledRegistries(req, dockerfile) {
 		out = appendNew(out, h)
-		for _, m := range policy.Mirrors(h) {
-			if r, err := name.NewRepository(m+"/x", name.WeakValidation); err == nil {
-				out = appendNew(out, r.RegistryStr())
-			}
+		for _, m := range mirrors(policy, h) {
+			host, _, _ := strings.Cut(m, "/") // "host[:port][/path]"
+			out = appendNew(out, host)
 		}
 	}
 	return appendNew(out, dest)
+}
+
+// mirrors are the policy's mirrors of registry h; Docker Hub's may be configured as
+// "docker.io" while references resolve to "index.docker.io".
+func mirrors(policy build.RegistryPolicy, h string) []string {
+	ms := policy.Mirrors(h)
+	if len(ms) == 0 && h == name.DefaultRegistry {
+		ms = policy.Mirrors("docker.io")
+	}
+	return ms
 }
 
 func appendNew(list []string, s string) []string {

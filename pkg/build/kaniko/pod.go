@@ -202,7 +202,12 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 	}
 	args = append([]string{"--context=tar://stdin", "--digest-file=/dev/termination-log"}, args...)
 	var secretDoc []byte
-	if p.secret == "" {
+	if p.secret != "" {
+		// A missing Secret would leave the Pod waiting for its volume until the start timeout.
+		if _, err := p.client.CoreV1().Secrets(p.namespace).Get(ctx, p.secret, metav1.GetOptions{}); err != nil {
+			return build.Result{}, fmt.Errorf("image %q: the registry credentials Secret %q (--kaniko-secret) in namespace %q: %w", req.Name, p.secret, p.namespace, err)
+		}
+	} else {
 		doc, found, err := dockerConfig(req, dockerfile, p.policy)
 		if err != nil {
 			return build.Result{}, err

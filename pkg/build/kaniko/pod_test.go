@@ -327,3 +327,37 @@ func (w *signalWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// TestPodBuildUserSecret: with WithSecret the build Pod mounts the user's Secret as kaniko's
+// config.json, devtool creates no Secret of its own, and the user's Secret is still there
+// afterwards; a Secret that does not exist is an error before any Pod is created.
+func TestPodBuildUserSecret(t *testing.T) {
+	e := kanikoNode(t)
+	ns := "user-secret"
+	mkNamespace(t, e, ns)
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": "dXNlcjpwdw=="}}}`, e.node.PodRegistry)
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "my-creds", Namespace: ns}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(cfg)}}
+	if _, err := e.node.Client.CoreV1().Secrets(ns).Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN test -s /kaniko/.docker/config.json && echo mounted > /creds.txt\n"})
+	req := build.Request{Name: "app", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: e.node.PodRegistry + "/kaniko/secret", Tag: "t1", Push: true}
+	var log bytes.Buffer
+	res, err := newPod(t, e, ns, kaniko.WithSecret("my-creds")).Build(context.Background(), req, &log)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, log.String())
+	}
+	if got := fileInImage(t, res.Ref(), "creds.txt"); got != "mounted\n" {
+		t.Errorf("/creds.txt = %q: the Secret was not mounted as config.json", got)
+	}
+	assertNoBuildObjects(t, e, ns)
+	if _, err := e.node.Client.CoreV1().Secrets(ns).Get(context.Background(), "my-creds", metav1.GetOptions{}); err != nil {
+		t.Errorf("the user's Secret is gone: %v", err)
+	}
+	_, err = newPod(t, e, ns, kaniko.WithSecret("no-such-secret")).Build(context.Background(), req, &log)
+	if err == nil || !strings.Contains(err.Error(), `Secret "no-such-secret" (--kaniko-secret) in namespace "user-secret"`) {
+		t.Errorf("missing Secret: %v", err)
+	}
+	assertNoBuildObjects(t, e, ns)
+}
