@@ -55,8 +55,8 @@ var builders = map[string]func(s builderSettings) build.Builder{
 // variables (PODMAN_CMD, DOCKER_CMD, ODO_IMAGE_BUILD_ARGS, ODO_CONTAINER_BACKEND_GLOBAL_ARGS,
 // BUILDAH_ISOLATION; docs/engines.md).
 type builderSettings struct {
-	policy build.RegistryPolicy
-	getenv func(string) (string, bool)
+	policy      build.RegistryPolicy
+	getenv      func(string) (string, bool)
 	kanikoFlags kanikoFlags
 }
 

@@ -27,4 +27,3 @@ func insecurePulls(dockerfile []byte, args []string, policy build.RegistryPolicy
 	}
 	return true
 }
-
