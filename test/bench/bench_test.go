@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -150,4 +151,20 @@ func BenchmarkCorpusParse(b *testing.B) {
 			bareAll(dirs)
 		}
 	})
+}
+
+func TestKanikoPodSkipped(t *testing.T) {
+	e := &env{buildah: "/usr/bin/buildah", kaniko: kanikoNode{err: errors.New("the test node needs root")}}
+	sc := kanikoPod(e)
+	if sc.ID != "kaniko-pod" || sc.Kind != overhead || len(sc.Targets) != 0 {
+		t.Errorf("kaniko-pod = %q, %s, targets %v; want an overhead scenario without a target", sc.ID, sc.Kind, sc.Targets)
+	}
+	if len(sc.tools) != 2 {
+		t.Fatalf("kaniko-pod has %d tools, want 2", len(sc.tools))
+	}
+	for _, tl := range sc.tools {
+		if !strings.Contains(tl.Skip, "no test node: the test node needs root") {
+			t.Errorf("%s: Skip = %q, want the node's error", tl.Name, tl.Skip)
+		}
+	}
 }

@@ -17,6 +17,9 @@
 //   - a source-to-image build after a source change: devtool build --builder buildah of an s2i
 //     image vs the s2i CLI (s2i build --as-dockerfile, $S2I_BIN) + buildah build + push
 //     (docs/s2i.md; overhead in %);
+//   - a Dockerfile with RUN through a kaniko Pod (devtool --builder kaniko on a test node,
+//     testenv.StartNode, started only when the scenario is selected) vs the same build through
+//     devtool --builder buildah on the host (informational, in %);
 //   - every devfile of testdata/corpus: devfile.Load vs the bare devfile/library calls
 //     (parser.ParseDevfileAndValidate, GetComponents, GetCommands), in process (overhead in %);
 //   - describe -o json vs odo describe component -o json ($ODO_BIN);

@@ -24,6 +24,7 @@ func scenarios(e *env, o *options) []scenario {
 		engineOverhead(e, "podman"),
 		engineOverhead(e, "docker"),
 		buildS2I(e, o),
+		kanikoPod(e),
 		corpusParse(e),
 		describeJSON(e, o),
 	}
