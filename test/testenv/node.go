@@ -207,8 +207,12 @@ func StartNodeWith(ctx context.Context, dir string, timeout time.Duration, opts 
 	}
 	// The bridge exists before the first Pod (the CNI bridge plugin keeps an existing one and its
 	// gateway address), so the registry can listen on the gateway address for Pods.
+	// Its MAC is set explicitly: a Linux bridge otherwise takes the lowest MAC of its ports and
+	// changes it as Pods come and go, and Pods whose ARP cache still holds the old gateway MAC
+	// lose new connections to the registry for ~20 s (seen as kaniko pushes that stalled).
 	gw := strings.TrimSuffix(subnet, "0/24") + "1"
-	for _, args := range [][]string{{"link", "add", "name", n.bridge, "type", "bridge"}, {"addr", "add", gw + "/24", "dev", n.bridge}, {"link", "set", n.bridge, "up"}} {
+	mac := "02:" + strings.Join([]string{randomHex(1), randomHex(1), randomHex(1), randomHex(1), randomHex(1)}, ":")
+	for _, args := range [][]string{{"link", "add", "name", n.bridge, "address", mac, "type", "bridge"}, {"addr", "add", gw + "/24", "dev", n.bridge}, {"link", "set", n.bridge, "up"}} {
 		if out, err := exec.CommandContext(ctx, "/usr/sbin/ip", args...).CombinedOutput(); err != nil {
 			return n, fmt.Errorf("creating bridge %s: ip %s: %v: %s", n.bridge, strings.Join(args, " "), err, out)
 		}
