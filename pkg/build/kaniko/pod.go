@@ -282,11 +282,16 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		return fail(err)
 	}
 	tail := &tailWriter{w: log, n: 20}
-	if err := p.attach(ctx, pod.Name, req, tail); err != nil && ctx.Err() == nil {
-		// The Pod's end state says more than a broken stream.
-		fmt.Fprintf(log, "attaching to the build Pod: %v\n", err)
-	}
+	sent, err := p.attach(ctx, pod.Name, req, tail)
 	tail.flush()
+	if err != nil && ctx.Err() == nil {
+		if !sent && !p.terminated(ctx, pod.Name) {
+			// kaniko would wait for its context until the Pod's deadline.
+			return fail(fmt.Errorf("streaming the build context into the kaniko build Pod %s/%s: %w", p.namespace, pod.Name, err))
+		}
+		// The Pod's end state and log say more than a broken stream.
+		p.logTail(ctx, pod.Name, tail)
+	}
 	if err := ctx.Err(); err != nil {
 		return build.Result{}, err
 	}
@@ -300,6 +305,9 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 			msg += ", " + term.Reason
 		}
 		msg += ")"
+		if term.Reason == "StartError" || term.ExitCode == 126 || term.ExitCode == 127 {
+			msg += fmt.Sprintf("; the executor could not be started: is %s a kaniko executor image (--kaniko-image)?", p.image)
+		}
 		if lines := tail.lines(); len(lines) > 0 {
 			msg += "; last lines of its log:\n  " + strings.Join(lines, "\n  ")
 		}
@@ -462,27 +470,61 @@ func (p *Pod) waitTerminated(ctx context.Context, name string) (*corev1.Containe
 // attach streams the build context into the Pod's stdin and its output to log, over the
 // pods/attach subresource: WebSocket first, SPDY when the server cannot upgrade (kubectl's
 // order).
-func (p *Pod) attach(ctx context.Context, name string, req build.Request, log io.Writer) error {
+func (p *Pod) attach(ctx context.Context, name string, req build.Request, log io.Writer) (sent bool, err error) {
 	r := p.client.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.namespace).Name(name).SubResource("attach").
 		VersionedParams(&corev1.PodAttachOptions{Container: containerName, Stdin: true, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(p.rest, http.MethodGet, r.URL().String())
 	if err != nil {
-		return err
+		return false, err
 	}
 	spdy, err := remotecommand.NewSPDYExecutor(p.rest, http.MethodPost, r.URL())
 	if err != nil {
-		return err
+		return false, err
 	}
 	exec, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(writeContext(ctx, pw, req)) }()
-	defer pr.Close()
-	return exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: pr, Stdout: log, Stderr: log})
+	written := make(chan error, 1)
+	go func() {
+		err := writeContext(ctx, pw, req)
+		written <- err
+		pw.CloseWithError(err)
+	}()
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: pr, Stdout: log, Stderr: log})
+	pr.Close() // unblocks the writer if the stream ended first
+	return <-written == nil, err
+}
+
+// terminated reports whether the kaniko container has ended (one read of the Pod).
+func (p *Pod) terminated(ctx context.Context, name string) bool {
+	pod, err := p.client.CoreV1().Pods(p.namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.Name == containerName && cs.State.Terminated != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// logTail writes the last lines of the kaniko container's log to w, when the attach stream
+// did not carry them (the container ended before devtool attached).
+func (p *Pod) logTail(ctx context.Context, name string, w *tailWriter) {
+	if len(w.lines()) > 0 {
+		return
+	}
+	n := int64(w.n)
+	b, err := p.client.CoreV1().Pods(p.namespace).GetLogs(name, &corev1.PodLogOptions{Container: containerName, TailLines: &n}).DoRaw(ctx)
+	if err == nil {
+		_, _ = w.Write(b)
+		w.flush()
+	}
 }
 
 // tailWriter passes the lines written to it on to w, without terminal colour codes (kaniko's

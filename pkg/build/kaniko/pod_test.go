@@ -361,3 +361,28 @@ func TestPodBuildUserSecret(t *testing.T) {
 	}
 	assertNoBuildObjects(t, e, ns)
 }
+
+// TestPodBuildWrongExecutor: an executor image that is not kaniko (busybox: the container cannot
+// start the executor's arguments) and one that does not exist both fail the build promptly,
+// naming the Pod or the image, and leave nothing behind.
+func TestPodBuildWrongExecutor(t *testing.T) {
+	e := kanikoNode(t)
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN true\n"})
+	req := build.Request{Name: "app", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: e.node.PodRegistry + "/kaniko/wrong", Tag: "t1", Push: true}
+	for _, tc := range []struct{ image, want string }{
+		{e.base, "a kaniko executor image (--kaniko-image)?"},
+		{e.node.PodRegistry + "/no/such-executor:v1", "cannot start: "},
+	} {
+		start := time.Now()
+		var log bytes.Buffer
+		_, err := newPod(t, e, "default", kaniko.WithImage(tc.image)).Build(context.Background(), req, &log)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("executor %s: error %v, want %q\n%s", tc.image, err, tc.want, log.String())
+		}
+		if d := time.Since(start); d > time.Minute {
+			t.Errorf("executor %s: took %s", tc.image, d)
+		}
+		t.Logf("executor %s: %v (%.1fs)", tc.image, err, time.Since(start).Seconds())
+		assertNoBuildObjects(t, e, "default")
+	}
+}
