@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 	"k8s.io/klog/v2"
@@ -130,10 +131,7 @@ func Main(ctx context.Context, args []string, s Streams, getenv func(string) (st
 	}
 	// client-go reports some failures it handles itself (a pods/attach stream cut by Ctrl-C)
 	// through klog straight to stderr; devtool reports what matters in its own words.
-	klogOnce.Do(func() {
-		klog.LogToStderr(false)
-		klog.SetOutput(io.Discard)
-	})
+	klogOnce.Do(func() { klog.SetLogger(logr.Discard()) })
 	g := &globals{streams: s, getenv: getenv}
 	root := newRootCommand(g)
 	root.SetArgs(args)

@@ -2,15 +2,20 @@ package e2e
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/devtool/devtool/pkg/build/kaniko"
+	"github.com/devtool/devtool/pkg/cli"
 	"github.com/devtool/devtool/test/testenv"
 )
 
@@ -310,4 +316,74 @@ func TestKanikoParallelBuilds(t *testing.T) {
 		t.Errorf("the failed build took %s: the slow builds (60 s) were not cancelled", took)
 	}
 	assertNoKanikoObjects(t, n, ns)
+}
+
+// TestKanikoCtrlC: Ctrl-C (SIGINT to the devtool process) while a kaniko build Pod runs its RUN:
+// devtool exits 130, and within 10 s neither the build Pod nor the registry credentials Secret
+// devtool created from the user's docker config is left in the namespace.
+func TestKanikoCtrlC(t *testing.T) {
+	e, n, executor, base := kanikoSetup(t)
+	bin := devtoolBinary(t)
+	ns := "kaniko-ctrlc"
+	if _, err := n.Client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dockerConfig := t.TempDir()
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": "dXNlcjpwdw=="}}}`, n.PodRegistry)
+	if err := os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := kanikoDevfile(t, "", map[string]string{"slow": "echo sleeping && sleep 300"}, "slow")
+	cmd := exec.Command(bin, "build", "--push", "--builder", "kaniko", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-n", ns,
+		"--image-registry", n.PodRegistry+"/e2e", "--insecure-registry", n.PodRegistry, "--kaniko-image", executor, "--var", "BASE="+base, "-v")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	sc := bufio.NewScanner(stderr)
+	var signalled time.Time
+	for sc.Scan() {
+		raw.WriteString(sc.Text() + "\n")
+		if signalled.IsZero() && strings.Contains(sc.Text(), "Running: [/bin/sh -c echo sleeping") {
+			sel := metav1.ListOptions{LabelSelector: kaniko.LabelComponent + "=image-build"}
+			pods, _ := n.Client.CoreV1().Pods(ns).List(context.Background(), sel)
+			secrets, _ := n.Client.CoreV1().Secrets(ns).List(context.Background(), sel)
+			if len(pods.Items) != 1 || len(secrets.Items) != 1 {
+				t.Errorf("while building: %d build Pods, %d Secrets, want 1 and 1", len(pods.Items), len(secrets.Items))
+			}
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			signalled = time.Now()
+		}
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != cli.ExitCancelled {
+		t.Fatalf("exit: %v, want %d\n%s", err, cli.ExitCancelled, raw.String())
+	}
+	if signalled.IsZero() {
+		t.Fatalf("the RUN never ran:\n%s", raw.String())
+	}
+	for {
+		sel := metav1.ListOptions{LabelSelector: kaniko.LabelComponent + "=image-build"}
+		pods, _ := n.Client.CoreV1().Pods(ns).List(context.Background(), sel)
+		secrets, _ := n.Client.CoreV1().Secrets(ns).List(context.Background(), sel)
+		if len(pods.Items) == 0 && len(secrets.Items) == 0 {
+			t.Logf("exit %d; build Pod and Secret gone %.1fs after SIGINT", exit.ExitCode(), time.Since(signalled).Seconds())
+			break
+		}
+		if time.Since(signalled) > 10*time.Second {
+			t.Fatalf("10 s after SIGINT: %d build Pods, %d Secrets left\n%s", len(pods.Items), len(secrets.Items), raw.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if strings.Contains(raw.String(), "dXNlcjpwdw==") || strings.Contains(raw.String(), "UnhandledError") {
+		t.Errorf("stderr shows a credential or client-go's internal errors:\n%s", raw.String())
+	}
 }
