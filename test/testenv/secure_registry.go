@@ -44,6 +44,14 @@ type SecureRegistry struct {
 // the test (written to a PEM file in t.TempDir()). It stops on t.Cleanup.
 func StartSecureRegistry(t testing.TB, user, password string, useTLS bool) SecureRegistry {
 	t.Helper()
+	return StartSecureRegistryAt(t, "", user, password, useTLS)
+}
+
+// StartSecureRegistryAt is StartSecureRegistry listening on addr ("10.244.7.1:0": e.g. a test
+// node's bridge address, where Pods reach it; "" for 127.0.0.1), its certificate also valid for
+// addr's IP.
+func StartSecureRegistryAt(t testing.TB, addr, user, password string, useTLS bool) SecureRegistry {
+	t.Helper()
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	var n atomic.Int64
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +68,18 @@ func StartSecureRegistry(t testing.TB, user, password string, useTLS bool) Secur
 	})
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshakes of clients without the CA
+	var ips []net.IP
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Listener.Close()
+		srv.Listener = ln
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			ips = append(ips, net.ParseIP(host))
+		}
+	}
 	sr := SecureRegistry{Requests: func() int { return int(n.Load()) }}
 	if !useTLS {
 		srv.Start()
@@ -67,7 +87,7 @@ func StartSecureRegistry(t testing.TB, user, password string, useTLS bool) Secur
 		sr.Host = strings.TrimPrefix(srv.URL, "http://")
 		return sr
 	}
-	caPEM, cert := testCertificates(t)
+	caPEM, cert := testCertificates(t, ips...)
 	sr.CAFile = filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(sr.CAFile, caPEM, 0o644); err != nil {
 		t.Fatal(err)
@@ -79,9 +99,9 @@ func StartSecureRegistry(t testing.TB, user, password string, useTLS bool) Secur
 	return sr
 }
 
-// testCertificates makes a CA (PEM) and a server certificate it signed for 127.0.0.1, ::1
-// and localhost, valid for a day.
-func testCertificates(t testing.TB) ([]byte, tls.Certificate) {
+// testCertificates makes a CA (PEM) and a server certificate it signed for 127.0.0.1, ::1,
+// localhost and ips, valid for a day.
+func testCertificates(t testing.TB, ips ...net.IP) ([]byte, tls.Certificate) {
 	t.Helper()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -109,7 +129,7 @@ func testCertificates(t testing.TB) ([]byte, tls.Certificate) {
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}, DNSNames: []string{"localhost"},
+		IPAddresses: append([]net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}, ips...), DNSNames: []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

@@ -90,6 +90,16 @@ func executorArgs(req build.Request, dockerfile []byte, dfPath string, policy bu
 	return args, nil
 }
 
+// registryOf is the registry host of repository ("" when it does not parse; executorArgs
+// reports that).
+func registryOf(repository string) string {
+	r, err := name.NewRepository(repository, name.WeakValidation)
+	if err != nil {
+		return ""
+	}
+	return r.RegistryStr()
+}
+
 // pulledRegistries are the registries of the images the Dockerfile pulls.
 func pulledRegistries(req build.Request, dockerfile []byte) []string {
 	images, _ := build.PulledImages(dockerfile, req.Args)
@@ -139,12 +149,8 @@ func appendNew(list []string, s string) []string {
 // for the registries the build touches; found is false when it has none. The result is a
 // secret: never log it.
 func dockerConfig(req build.Request, dockerfile []byte, policy build.RegistryPolicy) (doc []byte, found bool, err error) {
-	ref, err := name.NewRepository(req.Repository, name.WeakValidation)
-	if err != nil {
-		return nil, false, fmt.Errorf("image %q: %w", req.Name, err)
-	}
 	auths := map[string]json.RawMessage{}
-	for _, h := range touchedRegistries(req, dockerfile, ref.RegistryStr(), policy) {
+	for _, h := range touchedRegistries(req, dockerfile, registryOf(req.Repository), policy) {
 		d, ok, err := policy.DockerConfigJSON(h)
 		if err != nil {
 			return nil, false, fmt.Errorf("image %q: %w", req.Name, err)

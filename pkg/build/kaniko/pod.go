@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -196,7 +198,11 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		return build.Result{}, err
 	}
 	dfPath, _ := dockerfilePath(req)
-	args, err := executorArgs(req, dockerfile, dfPath, p.policy, nil)
+	cas, err := caBundles(req, dockerfile, p.policy)
+	if err != nil {
+		return build.Result{}, err
+	}
+	args, err := executorArgs(req, dockerfile, dfPath, p.policy, func(h string) string { return caDir + "/" + caKey(h) })
 	if err != nil {
 		return build.Result{}, err
 	}
@@ -253,12 +259,26 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 	zero := int64(0)
 	del := metav1.DeleteOptions{GracePeriodSeconds: &zero}
 
-	secretName := p.secret
-	if secretDoc != nil {
+	vols := podVolumes{credentials: p.secret}
+	if secretDoc != nil || len(cas) > 0 {
+		// One Secret per build: the credentials devtool has (unless the user named a Secret)
+		// and the CA bundles of the registries the policy gives one (not secret, but they travel
+		// with the credentials they go with).
 		s := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: "devtool-kaniko-" + id, Namespace: p.namespace, Labels: labels},
-			Type:       corev1.SecretTypeDockerConfigJson,
-			Data:       map[string][]byte{corev1.DockerConfigJsonKey: secretDoc},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{},
+		}
+		if secretDoc != nil {
+			s.Data[corev1.DockerConfigJsonKey] = secretDoc
+			vols.credentials = s.Name
+		}
+		for k, pem := range cas {
+			s.Data[k] = pem
+			vols.cas = append(vols.cas, k)
+		}
+		if len(cas) > 0 {
+			vols.caSecret = s.Name
 		}
 		if _, err := p.client.CoreV1().Secrets(p.namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
 			return fail(fmt.Errorf("creating the registry credentials Secret for the kaniko build Pod: %w", err))
@@ -266,10 +286,9 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		created = append(created, func(c context.Context) error {
 			return p.client.CoreV1().Secrets(p.namespace).Delete(c, s.Name, del)
 		})
-		secretName = s.Name
 	}
 
-	pod := p.pod("devtool-build-"+podNamePart(req.Name)+"-"+id, args, secretName, labels)
+	pod := p.pod("devtool-build-"+podNamePart(req.Name)+"-"+id, args, vols, labels)
 	if _, err := p.client.CoreV1().Pods(p.namespace).Create(ctx, pod, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
 		return fail(fmt.Errorf("creating the kaniko build Pod: %w", err))
 	}
@@ -330,8 +349,8 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 // pod is the build Pod: root in its own container (kaniko unpacks the base image over it)
 // with only the capabilities that needs, no service account token, no privilege escalation,
 // stdin open once for the build context, the registry credentials Secret (if any) mounted as
-// kaniko's config.json.
-func (p *Pod) pod(name string, args []string, secret string, labels map[string]string) *corev1.Pod {
+// kaniko's config.json, and the CA bundles (if any) in caDir.
+func (p *Pod) pod(name string, args []string, vols podVolumes, labels map[string]string) *corev1.Pod {
 	f, root := false, int64(0)
 	deadline := int64(p.timeout / time.Second)
 	c := corev1.Container{
@@ -363,12 +382,54 @@ func (p *Pod) pod(name string, args []string, secret string, labels map[string]s
 		TerminationGracePeriodSeconds: &root,
 		Containers:                    []corev1.Container{c},
 	}
-	if secret != "" {
-		spec.Volumes = []corev1.Volume{{Name: "registry-credentials", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
-			SecretName: secret, Items: []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}}}}}}
-		spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "registry-credentials", MountPath: "/kaniko/.docker", ReadOnly: true}}
+	mount := func(name, secret, path string, items []corev1.KeyToPath) {
+		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: secret, Items: items}}})
+		spec.Containers[0].VolumeMounts = append(spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: name, MountPath: path, ReadOnly: true})
+	}
+	if vols.credentials != "" {
+		mount("registry-credentials", vols.credentials, "/kaniko/.docker", []corev1.KeyToPath{{Key: corev1.DockerConfigJsonKey, Path: "config.json"}})
+	}
+	if len(vols.cas) > 0 {
+		var items []corev1.KeyToPath
+		for _, k := range vols.cas {
+			items = append(items, corev1.KeyToPath{Key: k, Path: k})
+		}
+		sort.Slice(items, func(i, j int) bool { return items[i].Key < items[j].Key })
+		mount("registry-cas", vols.caSecret, caDir, items)
 	}
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: p.namespace, Labels: labels}, Spec: spec}
+}
+
+// podVolumes are the Secrets a build Pod mounts: credentials (the user's or devtool's) as
+// kaniko's config.json, and the CA bundles (keys cas of caSecret) in caDir.
+type podVolumes struct {
+	credentials string
+	caSecret    string
+	cas         []string
+}
+
+// caDir is where build Pods find the registries' CA bundles (--registry-certificate).
+const caDir = "/kaniko/devtool-certs"
+
+// caKey is the Secret key and file name of host's CA bundle ("ca-host_port.crt").
+func caKey(host string) string {
+	return "ca-" + strings.NewReplacer(":", "_", "[", "", "]", "").Replace(host) + ".crt"
+}
+
+// caBundles reads the CA bundles the policy gives the registries the build touches over TLS,
+// by caKey. Errors name the registry and the file.
+func caBundles(req build.Request, dockerfile []byte, policy build.RegistryPolicy) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	for _, h := range touchedRegistries(req, dockerfile, registryOf(req.Repository), policy) {
+		if f := policy.CAFile(h); f != "" && !policy.IsInsecure(h) {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("image %q: registry %s: CA bundle: %w", req.Name, h, err)
+			}
+			out[caKey(h)] = pem
+		}
+	}
+	return out, nil
 }
 
 // watchPod calls cond with each state of the Pod until it returns done or an error, ctx ends,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -385,4 +386,50 @@ func TestPodBuildWrongExecutor(t *testing.T) {
 		t.Logf("executor %s: %v (%.1fs)", tc.image, err, time.Since(start).Seconds())
 		assertNoBuildObjects(t, e, "default")
 	}
+}
+
+// TestPodBuildTLSAuthRegistry: a registry with a private CA and basic auth, where Pods reach it:
+// the build Pod gets the credentials and the CA bundle from devtool's per-build Secret
+// (--registry-certificate) and pushes; the image is there, pulled back with the same CA and
+// credentials. Without the CA in the policy the push fails on the certificate.
+func TestPodBuildTLSAuthRegistry(t *testing.T) {
+	e := kanikoNode(t)
+	gw, _, _ := strings.Cut(e.node.PodRegistry, ":")
+	sec := testenv.StartSecureRegistryAt(t, gw+":0", "builder", "s3cret-pw", true)
+	creds := build.Credentials{DockerConfig: testenv.WriteDockerConfig(t, sec.Host, "builder", "s3cret-pw")}
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo over tls > /tls.txt\n"})
+	req := build.Request{Name: "tls", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: sec.Host + "/kaniko/tls", Tag: "t1", Push: true}
+
+	noCA := build.RegistryPolicy{Insecure: []string{e.node.PodRegistry}, Auth: creds}
+	var log bytes.Buffer
+	if _, err := newPod(t, e, "default", kaniko.WithRegistryPolicy(noCA)).Build(context.Background(), req, &log); err == nil || !strings.Contains(err.Error()+log.String(), "x509") {
+		t.Errorf("without the CA: %v\n%s", err, log.String())
+	}
+	before := sec.Requests()
+	policy := noCA
+	policy.Registries = []build.RegistryConfig{{Host: sec.Host, CAFile: sec.CAFile}}
+	log.Reset()
+	res, err := newPod(t, e, "default", kaniko.WithRegistryPolicy(policy)).Build(context.Background(), req, &log)
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, log.String())
+	}
+	if sec.Requests() == before {
+		t.Fatal("no authenticated request reached the registry")
+	}
+	if strings.Contains(log.String(), "s3cret-pw") {
+		t.Fatal("the password was printed")
+	}
+	tr, err := policy.Transport(http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := name.ParseReference(res.Ref())
+	img, err := remote.Image(r, remote.WithTransport(tr), remote.WithAuthFromKeychain(creds.Keychain()))
+	if err != nil {
+		t.Fatalf("pulling %s back: %v", res.Ref(), err)
+	}
+	if d, _ := img.Digest(); d.String() != res.Digest {
+		t.Errorf("digest %s, reported %s", d, res.Digest)
+	}
+	assertNoBuildObjects(t, e, "default")
 }
