@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/devtool/devtool/pkg/build"
 )
@@ -187,15 +189,30 @@ func dockerfilePath(req build.Request) (rel string, outside bool) {
 }
 
 // writeContext writes the build context as a gzip-compressed tar (kaniko's tar://stdin
-// format) to w: every file, directory and symlink below req.ContextDir (kaniko applies
-// .dockerignore itself), owned by root, and the Dockerfile at dockerfileInContext when it lies
-// outside the context. Special files (sockets, devices, FIFOs) are skipped. Errors: reading
-// the context, ctx ending, or w failing.
+// format) to w: the files, directories and symlinks below req.ContextDir that the build's
+// ignore file keeps, owned by root, and the Dockerfile at dockerfileInContext when it lies
+// outside the context. The ignore file is kaniko's (and buildkit's): "<Dockerfile>.dockerignore"
+// when it exists, else "<context>/.dockerignore"; kaniko applies it again in the Pod, so
+// filtering here only saves the upload. The Dockerfile and the ignore file are always sent.
+// Special files (sockets, devices, FIFOs) are skipped. Errors: reading the context or the
+// ignore file, ctx ending, or w failing.
 func writeContext(ctx context.Context, w io.Writer, req build.Request) error {
+	root := req.ContextDir
+	dfRel, outside := dockerfilePath(req)
+	ignoreFile, pm, err := ignoreRules(req)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	if !outside {
+		keep[dfRel] = true
+	}
+	if r, err := filepath.Rel(root, ignoreFile); ignoreFile != "" && err == nil && !strings.HasPrefix(r, "..") {
+		keep[filepath.ToSlash(r)] = true
+	}
 	zw := gzip.NewWriter(w)
 	tw := tar.NewWriter(zw)
-	root := req.ContextDir
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -205,6 +222,19 @@ func writeContext(ctx context.Context, w io.Writer, req build.Request) error {
 		rel, err := filepath.Rel(root, p)
 		if err != nil || rel == "." {
 			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if pm != nil && !keep[rel] {
+			excluded, err := pm.MatchesOrParentMatches(rel)
+			if err != nil {
+				return err
+			}
+			if excluded {
+				if d.IsDir() && !pm.Exclusions() && !keepsBelow(keep, rel) {
+					return filepath.SkipDir
+				}
+				return nil // a directory: something below it may be kept ("!" patterns)
+			}
 		}
 		info, err := d.Info()
 		if err != nil {
@@ -223,7 +253,7 @@ func writeContext(ctx context.Context, w io.Writer, req build.Request) error {
 		if err != nil {
 			return err
 		}
-		h.Name = filepath.ToSlash(rel)
+		h.Name = rel
 		if info.IsDir() {
 			h.Name += "/"
 		}
@@ -239,27 +269,79 @@ func writeContext(ctx context.Context, w io.Writer, req build.Request) error {
 	if err != nil {
 		return fmt.Errorf("sending the build context %s: %w", root, err)
 	}
-	if _, outside := dockerfilePath(req); outside {
-		b, err := os.ReadFile(req.Dockerfile)
-		if err != nil {
+	if outside {
+		extra := []string{req.Dockerfile}
+		if ignoreFile == req.Dockerfile+".dockerignore" {
+			extra = append(extra, ignoreFile)
+		}
+		if err := writeEntry(tw, filepath.Dir(dockerfileInContext)+"/", nil); err != nil {
 			return err
 		}
-		for _, h := range []*tar.Header{
-			{Name: filepath.Dir(dockerfileInContext) + "/", Typeflag: tar.TypeDir, Mode: 0o755},
-			{Name: dockerfileInContext, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(b))},
-		} {
-			if err := tw.WriteHeader(h); err != nil {
+		for _, f := range extra {
+			b, err := os.ReadFile(f)
+			if err != nil {
 				return err
 			}
-		}
-		if _, err := tw.Write(b); err != nil {
-			return err
+			if err := writeEntry(tw, dockerfileInContext+strings.TrimPrefix(f, req.Dockerfile), b); err != nil {
+				return err
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
 		return err
 	}
 	return zw.Close()
+}
+
+// writeEntry writes a directory (name ending in "/") or a regular file to tw.
+func writeEntry(tw *tar.Writer, name string, body []byte) error {
+	h := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}
+	if strings.HasSuffix(name, "/") {
+		h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
+	}
+	if err := tw.WriteHeader(h); err != nil {
+		return err
+	}
+	_, err := tw.Write(body)
+	return err
+}
+
+// keepsBelow reports whether a path that must be sent lies below directory rel.
+func keepsBelow(keep map[string]bool, rel string) bool {
+	for k := range keep {
+		if strings.HasPrefix(k, rel+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// ignoreRules reads the build's ignore file (see writeContext): its path and patterns, or ""
+// and nil when there is none (or it has no patterns).
+func ignoreRules(req build.Request) (string, *patternmatcher.PatternMatcher, error) {
+	for _, f := range []string{req.Dockerfile + ".dockerignore", filepath.Join(req.ContextDir, ".dockerignore")} {
+		r, err := os.Open(f)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", nil, err
+		}
+		patterns, err := ignorefile.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return "", nil, fmt.Errorf("reading %s: %w", f, err)
+		}
+		if len(patterns) == 0 {
+			return f, nil, nil
+		}
+		pm, err := patternmatcher.New(patterns)
+		if err != nil {
+			return "", nil, fmt.Errorf("parsing %s: %w", f, err)
+		}
+		return f, pm, nil
+	}
+	return "", nil, nil
 }
 
 func copyFile(w io.Writer, p string) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -147,5 +148,73 @@ func TestNames(t *testing.T) {
 	}
 	if got := labelValue("a/b:c"); got != "a-b-c" {
 		t.Errorf("labelValue = %q", got)
+	}
+}
+
+// tarNames lists the entries writeContext sends for req.
+func tarNames(t *testing.T, req build.Request) []string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := writeContext(context.Background(), &buf, req); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// TestWriteContextIgnore: the ignore file's rules (kaniko's choice of file) filter the upload;
+// the Dockerfile and the ignore file are sent even when listed; "!" exceptions below an
+// excluded directory are kept; a per-Dockerfile ignore file outside the context travels with
+// the Dockerfile.
+func TestWriteContextIgnore(t *testing.T) {
+	dir := t.TempDir()
+	for p, body := range map[string]string{
+		".dockerignore":           "node_modules\n*.log\n!keep.log\nDockerfile\n.dockerignore\nbuild\n!build/out.bin\n",
+		"Dockerfile":              "FROM scratch\n",
+		"a.log":                   "x",
+		"keep.log":                "x",
+		"src/main.go":             "x",
+		"node_modules/m/index.js": "x",
+		"build/tmp.o":             "x",
+		"build/out.bin":           "x",
+	} {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := tarNames(t, build.Request{ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile")})
+	want := []string{".dockerignore", "Dockerfile", "build/out.bin", "keep.log", "src/", "src/main.go"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("sent %q, want %q", got, want)
+	}
+
+	outside := t.TempDir()
+	_ = os.WriteFile(filepath.Join(outside, "Dockerfile"), []byte("FROM scratch\n"), 0o644)
+	_ = os.WriteFile(filepath.Join(outside, "Dockerfile.dockerignore"), []byte("src\n"), 0o644)
+	got = tarNames(t, build.Request{ContextDir: dir, Dockerfile: filepath.Join(outside, "Dockerfile")})
+	for _, w := range []string{".devtool-kaniko/Dockerfile", ".devtool-kaniko/Dockerfile.dockerignore", "node_modules/m/index.js"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("per-Dockerfile ignore: %q not sent (sent %q)", w, got)
+		}
+	}
+	if slices.Contains(got, "src/main.go") {
+		t.Errorf("per-Dockerfile ignore: src/main.go sent although Dockerfile.dockerignore excludes it")
 	}
 }
