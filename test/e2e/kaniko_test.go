@@ -387,3 +387,31 @@ func TestKanikoCtrlC(t *testing.T) {
 		t.Errorf("stderr shows a credential or client-go's internal errors:\n%s", raw.String())
 	}
 }
+
+// TestKanikoS2I: a source-to-image component built by a kaniko Pod (the Dockerfile devtool
+// generates from the builder image, kaniko as the engine that runs assemble): the image holds
+// the sample's source and what assemble wrote, its Cmd is the builder's run script.
+func TestKanikoS2I(t *testing.T) {
+	e, n, executor, _ := kanikoSetup(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	builder, err := testenv.PushS2IBuilder(ctx, n.PodRegistry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, stderr, err := devtool(t, "build", "--push", "--builder", "kaniko", "--devfile", sample(t, "s2i-hello"), "--kubeconfig", e.kubeconfig,
+		"--image-registry", n.PodRegistry+"/e2e", "--insecure-registry", n.PodRegistry, "--kaniko-image", executor, "--var", "BUILDER_IMAGE="+builder, "-o", "json")
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if len(rep.Images) != 1 || rep.Images[0].Builder != "s2i/kaniko" || !strings.HasPrefix(rep.Images[0].Digest, "sha256:") {
+		t.Fatalf("images = %+v, want one s2i/kaniko build with a digest\n%s", rep.Images, stderr)
+	}
+	if got := imageFile(t, rep.Images[0].Ref(), "opt/app-root/src/index.txt"); got != "Hello from a source-to-image build\n" {
+		t.Errorf("index.txt = %q", got)
+	}
+	if got := imageFile(t, rep.Images[0].Ref(), "opt/app-root/src/ASSEMBLED"); got == "" {
+		t.Error("assemble did not run")
+	}
+	assertNoKanikoObjects(t, n, "default")
+}
