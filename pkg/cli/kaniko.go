@@ -71,6 +71,12 @@ type lazyKaniko struct {
 
 func (l *lazyKaniko) Name() string { return "kaniko" }
 
+// getenv is the command's environment as kaniko.InContainer reads it.
+func (l *lazyKaniko) getenv(k string) string {
+	v, _ := l.s.getenv(k)
+	return v
+}
+
 func (l *lazyKaniko) get() (build.Builder, error) {
 	l.once.Do(func() { l.b, l.err = l.make() })
 	return l.b, l.err
@@ -81,15 +87,15 @@ func (l *lazyKaniko) make() (build.Builder, error) {
 	executor, _ := l.s.getenv(envKanikoExecutor)
 	switch f.execution {
 	case kanikoRoutine:
-		return kaniko.NewRoutine(executor, l.s.policy), nil
+		return kaniko.NewRoutine(executor, l.s.policy, l.getenv), nil
 	case kanikoPod:
 	default:
-		if ok, _ := kaniko.InContainer(); ok {
+		if ok, _ := kaniko.InContainer(l.getenv); ok {
 			if executor == "" {
 				executor = kaniko.ExecutorPath
 			}
 			if _, err := os.Stat(executor); err == nil {
-				return kaniko.NewRoutine(executor, l.s.policy), nil
+				return kaniko.NewRoutine(executor, l.s.policy, l.getenv), nil
 			}
 		}
 	}

@@ -31,17 +31,18 @@ const routineGrace = 5 * time.Second
 type Routine struct {
 	executor string
 	policy   build.RegistryPolicy
+	getenv   func(string) string
 	root     string // "/" except in tests of the checks
 }
 
 // NewRoutine returns a Routine that runs executor ("" means ExecutorPath) with the registry
 // policy's credentials (a 0600 config.json in a temporary DOCKER_CONFIG), plain-HTTP
-// registries and mirrors.
-func NewRoutine(executor string, policy build.RegistryPolicy) *Routine {
+// registries and mirrors. getenv is the environment InContainer reads (os.Getenv in devtool).
+func NewRoutine(executor string, policy build.RegistryPolicy, getenv func(string) string) *Routine {
 	if executor == "" {
 		executor = ExecutorPath
 	}
-	return &Routine{executor: executor, policy: policy, root: "/"}
+	return &Routine{executor: executor, policy: policy, getenv: getenv, root: "/"}
 }
 
 // Name is "kaniko".
@@ -50,8 +51,9 @@ func (r *Routine) Name() string { return builderName }
 // InContainer reports whether this process runs in a container, and the evidence: the marker
 // files docker (/.dockerenv) and podman (/run/.containerenv) create, a Kubernetes service
 // environment, or a container cgroup (docker, containerd, kubepods, libpod, lxc) in
-// /proc/self/cgroup. A chroot is not a container unless it carries one of those.
-func InContainer() (bool, string) { return inContainer("/", os.Getenv) }
+// /proc/self/cgroup. A chroot is not a container unless it carries one of those. getenv is
+// the environment (os.Getenv in devtool).
+func InContainer(getenv func(string) string) (bool, string) { return inContainer("/", getenv) }
 
 func inContainer(root string, getenv func(string) string) (bool, string) {
 	for _, f := range []string{"/.dockerenv", "/run/.containerenv"} {
@@ -74,14 +76,14 @@ func inContainer(root string, getenv func(string) string) (bool, string) {
 
 // Available reports whether devtool runs in a container that has the executor.
 func (r *Routine) Available() bool {
-	ok, _ := inContainer(r.root, os.Getenv)
+	ok, _ := inContainer(r.root, r.getenv)
 	_, err := os.Stat(r.executor)
 	return ok && err == nil
 }
 
 // check refuses a build kaniko would damage or that cannot run here.
 func (r *Routine) check(req build.Request) error {
-	if ok, _ := inContainer(r.root, os.Getenv); !ok {
+	if ok, _ := inContainer(r.root, r.getenv); !ok {
 		return fmt.Errorf("image %q: devtool is not running inside a container, and kaniko run here would unpack the base image over this machine's root file system; build in the cluster instead (--kaniko-execution=pod) or use another --builder", req.Name)
 	}
 	if _, err := os.Stat(r.executor); err != nil {
