@@ -21,7 +21,9 @@ import (
 	docschema "github.com/devtool/devtool/test/schema"
 )
 
-// devtoolBinary builds cmd/devtool once per test binary (the go build cache makes it a link).
+// devtoolBinary builds cmd/devtool once per test binary (the go build cache makes it a link),
+// static (CGO_ENABLED=0): the in-container kaniko test runs it in a root file system without a
+// C library. TestMain removes it.
 func devtoolBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -31,7 +33,9 @@ func devtoolBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "devtool")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/devtool/devtool/cmd/devtool").CombinedOutput()
+		cmd := exec.Command("go", "build", "-o", binPath, "github.com/devtool/devtool/cmd/devtool")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			binErr = errors.New(string(out))
 		}

@@ -42,7 +42,7 @@ import (
 // mount point.
 func TestKanikoRoutine(t *testing.T) {
 	executor := routineNeeds(t)
-	bin := routineDevtoolBinary(t)
+	bin := devtoolBinary(t) // static
 	host := testenv.StartRegistry(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -209,21 +209,6 @@ func routineNeeds(t *testing.T) string {
 		miss("%v", err)
 	}
 	return executor
-}
-
-// routineDevtoolBinary builds a static cmd/devtool (it runs in a root file system without a
-// C library) into a directory the test removes; the go build cache makes it a link.
-func routineDevtoolBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "devtool")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/devtool/devtool/cmd/devtool")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	start := time.Now()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building a static devtool: %v\n%s", err, out)
-	}
-	t.Logf("static devtool built in %s", time.Since(start).Round(time.Millisecond))
-	return bin
 }
 
 // routineProject is a devfile project with one image component whose Dockerfile (FROM the

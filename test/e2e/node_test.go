@@ -29,6 +29,9 @@ var node testenv.NodeForMain
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
 	if err := node.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the test node:", err)
 		if code == 0 {
