@@ -51,11 +51,7 @@ func (e *env) startKanikoNode(ctx context.Context, logf func(string, ...any)) {
 	}
 	k.node = node
 	logf("test node Ready in %.1fs; Pod registry %s; pushing the kaniko executor and busybox images", time.Since(t0).Seconds(), node.PodRegistry)
-	if k.executor, err = testenv.PushKaniko(ctx, node.PodRegistry); err != nil {
-		k.err = err
-		return
-	}
-	if k.base, err = testenv.PushBusybox(ctx, node.PodRegistry); err != nil {
+	if k.executor, k.base, err = node.KanikoImages(ctx); err != nil {
 		k.err = err
 		return
 	}

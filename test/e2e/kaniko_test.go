@@ -32,34 +32,19 @@ import (
 )
 
 // kanikoSetup is nodeSetup plus the kaniko executor image and a busybox base in the node's
-// registry where Pods reach it (PodRegistry), pushed once per package.
+// registry where Pods reach it (PodRegistry).
 func kanikoSetup(t *testing.T) (e *env, n *testenv.Node, executor, base string) {
 	t.Helper()
 	e, n = nodeSetup(t)
-	if _, err := testenv.KanikoExecutor(); err != nil {
-		if testenv.Required() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+	testenv.NeedKaniko(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	executor, base, err := n.KanikoImages(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	kanikoOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if kanikoExecutor, kanikoErr = testenv.PushKaniko(ctx, n.PodRegistry); kanikoErr == nil {
-			kanikoBase, kanikoErr = testenv.PushBusybox(ctx, n.PodRegistry)
-		}
-	})
-	if kanikoErr != nil {
-		t.Fatal(kanikoErr)
-	}
-	return e, n, kanikoExecutor, kanikoBase
+	return e, n, executor, base
 }
-
-var (
-	kanikoOnce                 sync.Once
-	kanikoExecutor, kanikoBase string
-	kanikoErr                  error
-)
 
 // kanikoDevfile writes a project whose image components (one per name) each have a RUN
 // Dockerfile running run, and, when ns is set, a Deployment "web" in ns serving the first

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
+	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -37,6 +39,41 @@ func KanikoExecutor() (string, error) {
 		return "", fmt.Errorf("kaniko executor (%s): %w", KanikoHint, err)
 	}
 	return bin, nil
+}
+
+// NeedKaniko returns the executor binary (KanikoExecutor), or skips t when it is missing (fails
+// it under DEVTOOL_REQUIRE_TESTENV=1).
+func NeedKaniko(t testing.TB) string {
+	t.Helper()
+	bin, err := KanikoExecutor()
+	if err != nil {
+		if Required() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	return bin
+}
+
+// KanikoImages pushes the kaniko executor image (PushKaniko) and the busybox base image
+// (PushBusybox) to the node's PodRegistry, where build Pods pull them, once per node, and
+// returns their references. Errors: the executor is missing, or a push fails (the same error
+// every call).
+func (n *Node) KanikoImages(ctx context.Context) (executor, base string, err error) {
+	n.kaniko.once.Do(func() {
+		k := &n.kaniko
+		if k.executor, k.err = PushKaniko(ctx, n.PodRegistry); k.err == nil {
+			k.base, k.err = PushBusybox(ctx, n.PodRegistry)
+		}
+	})
+	return n.kaniko.executor, n.kaniko.base, n.kaniko.err
+}
+
+// kanikoImages is what KanikoImages pushed.
+type kanikoImages struct {
+	once           sync.Once
+	executor, base string
+	err            error
 }
 
 // PushKaniko pushes an executor image in the layout of kaniko's own (the executor at

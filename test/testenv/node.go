@@ -114,6 +114,7 @@ type Node struct {
 	procs                       []*nodeProc // start order
 	stopRegistry                context.CancelFunc
 	registry                    *Registry
+	kaniko                      kanikoImages
 }
 
 type nodeProc struct {

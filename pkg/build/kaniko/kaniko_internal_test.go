@@ -64,37 +64,7 @@ func TestWriteContext(t *testing.T) {
 	if rel, outside := dockerfilePath(req); rel != dockerfileInContext || !outside {
 		t.Fatalf("dockerfilePath = %q, %v", rel, outside)
 	}
-	var buf bytes.Buffer
-	if err := writeContext(context.Background(), &buf, req); err != nil {
-		t.Fatal(err)
-	}
-	zr, err := gzip.NewReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
-	var names []string
-	files := map[string]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Uid != 0 || h.Gid != 0 {
-			t.Errorf("%s owned by %d:%d", h.Name, h.Uid, h.Gid)
-		}
-		names = append(names, h.Name)
-		if h.Typeflag == tar.TypeSymlink {
-			files[h.Name] = "-> " + h.Linkname
-		} else if h.Typeflag == tar.TypeReg {
-			b, _ := io.ReadAll(tr)
-			files[h.Name] = string(b)
-		}
-	}
-	sort.Strings(names)
+	names, files := readContext(t, req)
 	if want := []string{".devtool-kaniko/", ".devtool-kaniko/Dockerfile", "a.txt", "link", "sub/", "sub/b.txt"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("entries %q, want %q", names, want)
 	}
@@ -151,8 +121,9 @@ func TestNames(t *testing.T) {
 	}
 }
 
-// tarNames lists the entries writeContext sends for req.
-func tarNames(t *testing.T, req build.Request) []string {
+// readContext returns the entries writeContext sends for req, sorted, and the content of its
+// files ("-> target" for symlinks); it fails t on an entry not owned by root.
+func readContext(t *testing.T, req build.Request) (names []string, files map[string]string) {
 	t.Helper()
 	var buf bytes.Buffer
 	if err := writeContext(context.Background(), &buf, req); err != nil {
@@ -163,7 +134,7 @@ func tarNames(t *testing.T, req build.Request) []string {
 		t.Fatal(err)
 	}
 	tr := tar.NewReader(zr)
-	var names []string
+	files = map[string]string{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -172,9 +143,24 @@ func tarNames(t *testing.T, req build.Request) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if h.Uid != 0 || h.Gid != 0 {
+			t.Errorf("%s owned by %d:%d", h.Name, h.Uid, h.Gid)
+		}
 		names = append(names, h.Name)
+		if h.Typeflag == tar.TypeSymlink {
+			files[h.Name] = "-> " + h.Linkname
+		} else if h.Typeflag == tar.TypeReg {
+			b, _ := io.ReadAll(tr)
+			files[h.Name] = string(b)
+		}
 	}
 	sort.Strings(names)
+	return names, files
+}
+
+func tarNames(t *testing.T, req build.Request) []string {
+	t.Helper()
+	names, _ := readContext(t, req)
 	return names
 }
 

@@ -1,7 +1,6 @@
 package kaniko
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -31,6 +30,7 @@ import (
 	authzv1 "k8s.io/api/authorization/v1"
 
 	"github.com/devtool/devtool/pkg/build"
+	"github.com/devtool/devtool/pkg/event"
 )
 
 // Labels of every object a Pod builder creates (build Pods and credential Secrets).
@@ -300,7 +300,7 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 	if err := p.waitRunning(ctx, pod.Name, log); err != nil {
 		return fail(err)
 	}
-	tail := &tailWriter{w: log, n: 20}
+	tail := newTailWriter(log, 20)
 	sent, err := p.attach(ctx, pod.Name, req, tail)
 	tail.flush()
 	if err != nil && ctx.Err() == nil {
@@ -591,47 +591,37 @@ func (p *Pod) logTail(ctx context.Context, name string, w *tailWriter) {
 // tailWriter passes the lines written to it on to w, without terminal colour codes (kaniko's
 // default log format colours the level), and keeps the last n.
 type tailWriter struct {
-	w    io.Writer
-	n    int
-	mu   sync.Mutex
-	buf  []string
-	part []byte
+	lw  io.Writer // splits writes into lines for add
+	w   io.Writer
+	n   int
+	mu  sync.Mutex
+	buf []string
+}
+
+func newTailWriter(w io.Writer, n int) *tailWriter {
+	t := &tailWriter{w: w, n: n}
+	t.lw = event.LineWriter(t.add)
+	return t
 }
 
 // ansi matches terminal escape sequences (SGR colours and the like).
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 
-func (t *tailWriter) Write(b []byte) (int, error) {
+func (t *tailWriter) Write(b []byte) (int, error) { return t.lw.Write(b) }
+
+func (t *tailWriter) add(line string) {
+	line = ansi.ReplaceAllString(line, "")
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.part = append(t.part, b...)
-	for {
-		i := bytes.IndexByte(t.part, '\n')
-		if i < 0 {
-			return len(b), nil
-		}
-		line := ansi.ReplaceAllString(strings.TrimRight(string(t.part[:i]), "\r"), "")
-		t.part = t.part[i+1:]
-		t.buf = append(t.buf, line)
-		if len(t.buf) > t.n {
-			t.buf = t.buf[len(t.buf)-t.n:]
-		}
-		if _, err := io.WriteString(t.w, line+"\n"); err != nil {
-			return len(b), err
-		}
+	t.buf = append(t.buf, line)
+	if len(t.buf) > t.n {
+		t.buf = t.buf[len(t.buf)-t.n:]
 	}
+	_, _ = io.WriteString(t.w, line+"\n")
 }
 
-// flush writes an unfinished last line.
-func (t *tailWriter) flush() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.part) > 0 {
-		line := ansi.ReplaceAllString(string(t.part), "")
-		t.buf, t.part = append(t.buf, line), nil
-		_, _ = io.WriteString(t.w, line+"\n")
-	}
-}
+// flush delivers an unfinished last line.
+func (t *tailWriter) flush() { _, _ = t.lw.Write([]byte("\n")) }
 
 func (t *tailWriter) lines() []string {
 	t.mu.Lock()

@@ -40,41 +40,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// kanikoEnv is the package's node with the executor image pushed to its registry (once).
+// kanikoEnv is the package's node with the executor image and a base image where Pods pull them.
 type kanikoEnv struct {
 	node     *testenv.Node
 	executor string // executor image reference
 	base     string // busybox base image where Pods pull it
 }
 
-var (
-	envOnce sync.Once
-	env     kanikoEnv
-	envErr  error
-)
-
 func kanikoNode(t *testing.T) kanikoEnv {
 	t.Helper()
 	n := node.Get(t)
-	if _, err := testenv.KanikoExecutor(); err != nil {
-		if testenv.Required() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+	testenv.NeedKaniko(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	executor, base, err := n.KanikoImages(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	envOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		env.node = n
-		if env.executor, envErr = testenv.PushKaniko(ctx, n.PodRegistry); envErr != nil {
-			return
-		}
-		env.base, envErr = testenv.PushBusybox(ctx, n.PodRegistry)
-	})
-	if envErr != nil {
-		t.Fatal(envErr)
-	}
-	return env
+	return kanikoEnv{node: n, executor: executor, base: base}
 }
 
 func newPod(t *testing.T, e kanikoEnv, ns string, opts ...kaniko.PodOption) *kaniko.Pod {

@@ -171,7 +171,7 @@ func (r *Routine) Build(ctx context.Context, req build.Request, log io.Writer) (
 		}
 		env = append(env, "DOCKER_CONFIG="+tmp)
 	}
-	tail := &tailWriter{w: log, n: 20}
+	tail := newTailWriter(log, 20)
 	cmd := exec.Command(r.executor, args...)
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, tail, tail
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
