@@ -318,7 +318,7 @@ func TestKanikoCtrlC(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dockerConfig, "config.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	dir := kanikoDevfile(t, "", map[string]string{"slow": "echo sleeping && sleep 300"}, "slow")
+	dir := kanikoDevfile(t, "", map[string]string{"slow": "echo sleeping && sleep 290"}, "slow")
 	cmd := exec.Command(bin, "build", "--push", "--builder", "kaniko", "--devfile", dir, "--kubeconfig", e.kubeconfig, "-n", ns,
 		"--image-registry", n.PodRegistry+"/e2e", "--insecure-registry", n.PodRegistry, "--kaniko-image", executor, "--var", "BASE="+base, "-v")
 	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+dockerConfig)

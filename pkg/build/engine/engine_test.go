@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -381,7 +382,10 @@ func TestBuildCancelStopsRunProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := project(t, "FROM "+base+"\nRUN echo sleeping && sleep 300\n")
+	// A duration no other test (or other process on a shared machine) sleeps: the check below
+	// finds the RUN's process by its command line.
+	secs := strconv.Itoa(3000 + int(time.Now().UnixNano()%5000))
+	req := project(t, "FROM "+base+"\nRUN echo sleeping && sleep "+secs+"\n")
 	req.Repository = host + "/sleeper"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -398,26 +402,26 @@ func TestBuildCancelStopsRunProcesses(t *testing.T) {
 	})
 
 	deadline := time.After(2 * time.Minute)
-	for len(engine.Processes(t, "sleep", "300")) == 0 {
+	for len(engine.Processes(t, "sleep", secs)) == 0 {
 		select {
 		case err := <-done:
 			returned = true
 			t.Fatalf("Build returned before its RUN started sleeping: %v", err)
 		case <-deadline:
-			t.Fatal("no sleep 300 process after 2 minutes")
+			t.Fatalf("no sleep %s process after 2 minutes", secs)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	cancel()
 	cancelled := time.Now()
-	for left := engine.Processes(t, "sleep", "300"); len(left) > 0; left = engine.Processes(t, "sleep", "300") {
+	for left := engine.Processes(t, "sleep", secs); len(left) > 0; left = engine.Processes(t, "sleep", secs) {
 		// The engine gets a 5 s grace period before SIGKILL; 10 s is what issue 11 promises.
 		if time.Since(cancelled) > 10*time.Second {
-			t.Fatalf("sleep 300 (pids %v) still running 10 s after the build was cancelled", left)
+			t.Fatalf("sleep %s (pids %v) still running 10 s after the build was cancelled", secs, left)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("the RUN step's sleep 300 was gone %v after cancelling", time.Since(cancelled))
+	t.Logf("the RUN step's sleep %s was gone %v after cancelling", secs, time.Since(cancelled))
 	select {
 	case err := <-done:
 		returned = true
