@@ -16,8 +16,9 @@ import (
 
 // Environment variables of the kaniko builder (flags win).
 const (
-	envKanikoImage    = "DEVTOOL_KANIKO_IMAGE"    // --kaniko-image
-	envKanikoExecutor = "DEVTOOL_KANIKO_EXECUTOR" // the executor in-container builds run (default /kaniko/executor)
+	envKanikoImage     = "DEVTOOL_KANIKO_IMAGE"      // --kaniko-image
+	envKanikoExecutor  = "DEVTOOL_KANIKO_EXECUTOR"   // the executor in-container builds run (default /kaniko/executor)
+	envKanikoCacheRepo = "DEVTOOL_KANIKO_CACHE_REPO" // --kaniko-cache-repo
 )
 
 // Values of --kaniko-execution.
@@ -29,8 +30,8 @@ const (
 
 // kanikoFlags are the kaniko builder's flags (build and deploy) and the command's cluster.
 type kanikoFlags struct {
-	image, secret, execution string
-	maxParallel              int
+	image, secret, execution, cacheRepo string
+	maxParallel                         int
 	// kube is the command's cluster connection (nil: the kubeconfig's defaults).
 	kube *genericclioptions.ConfigFlags
 }
@@ -39,6 +40,7 @@ func (k *kanikoFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&k.image, "kaniko-image", "", "kaniko executor image for --builder kaniko build Pods (default $"+envKanikoImage+", else "+kaniko.DefaultImage+", Chainguard's maintained fork)")
 	c.Flags().StringVar(&k.secret, "kaniko-secret", "", "existing kubernetes.io/dockerconfigjson Secret the kaniko build Pods use for registry credentials (default: devtool creates one per build from your docker/podman credentials and deletes it afterwards)")
 	c.Flags().StringVar(&k.execution, "kaniko-execution", kanikoAuto, "where kaniko runs: pod (a build Pod in the cluster), routine (a child process, only when devtool itself runs in a container), or auto (routine in a container that has the executor, else pod)")
+	c.Flags().StringVar(&k.cacheRepo, "kaniko-cache-repo", "", "repository for kaniko's layer cache (kaniko's --cache-repo): RUN layers are pushed there and reused by later kaniko builds (default $"+envKanikoCacheRepo+", else no cache)")
 	c.Flags().IntVar(&k.maxParallel, "max-parallel-builds", 0, "at most this many kaniko build Pods at once (default: the cluster's allocatable CPUs, or 4)")
 }
 
@@ -85,9 +87,13 @@ func (l *lazyKaniko) get() (build.Builder, error) {
 func (l *lazyKaniko) make() (build.Builder, error) {
 	f := l.s.kanikoFlags
 	executor, _ := l.s.getenv(envKanikoExecutor)
+	cacheRepo := f.cacheRepo
+	if cacheRepo == "" {
+		cacheRepo, _ = l.s.getenv(envKanikoCacheRepo)
+	}
 	switch f.execution {
 	case kanikoRoutine:
-		return kaniko.NewRoutine(executor, l.s.policy, l.getenv), nil
+		return kaniko.NewRoutine(executor, l.s.policy, cacheRepo, l.getenv), nil
 	case kanikoPod:
 	default:
 		if ok, _ := kaniko.InContainer(l.getenv); ok {
@@ -95,7 +101,7 @@ func (l *lazyKaniko) make() (build.Builder, error) {
 				executor = kaniko.ExecutorPath
 			}
 			if _, err := os.Stat(executor); err == nil {
-				return kaniko.NewRoutine(executor, l.s.policy, l.getenv), nil
+				return kaniko.NewRoutine(executor, l.s.policy, cacheRepo, l.getenv), nil
 			}
 		}
 	}
@@ -121,6 +127,9 @@ func (l *lazyKaniko) make() (build.Builder, error) {
 	}
 	if f.secret != "" {
 		opts = append(opts, kaniko.WithSecret(f.secret))
+	}
+	if cacheRepo != "" {
+		opts = append(opts, kaniko.WithCacheRepo(cacheRepo))
 	}
 	if f.maxParallel > 0 {
 		opts = append(opts, kaniko.WithMaxParallel(f.maxParallel))

@@ -45,9 +45,10 @@ const dockerfileInContext = ".devtool-kaniko/Dockerfile"
 // destination (or --no-push), build args, the platform, and the registry policy for the
 // registries the build touches (--insecure-registry / --skip-tls-verify-registry for plain
 // HTTP ones, --registry-mirror for mirrored ones, --registry-certificate for a CA bundle at
-// caPath(host) when caPath is not nil). Errors: several platforms (kaniko builds one per
+// caPath(host) when caPath is not nil), and the layer cache. Errors: several platforms (kaniko builds one per
 // run), or a reference that does not parse.
-func executorArgs(req build.Request, dockerfile []byte, dfPath string, policy build.RegistryPolicy, caPath func(host string) string) ([]string, error) {
+func executorArgs(req build.Request, dockerfile []byte, dfPath string, cfg settings, caPath func(host string) string) ([]string, error) {
+	policy := cfg.policy
 	if len(req.Platforms) > 1 {
 		return nil, fmt.Errorf("image %q: kaniko builds one platform per image, and --platform asks for %s; use the native builder, buildah or podman for a multi-platform image", req.Name, strings.Join(req.Platforms, ","))
 	}
@@ -56,8 +57,7 @@ func executorArgs(req build.Request, dockerfile []byte, dfPath string, policy bu
 		tag = "latest"
 	}
 	dest := req.Repository + ":" + tag
-	ref, err := name.NewTag(dest, name.WeakValidation)
-	if err != nil {
+	if _, err := name.NewTag(dest, name.WeakValidation); err != nil {
 		return nil, fmt.Errorf("image %q: %q is not an image reference: %w", req.Name, dest, err)
 	}
 	args := []string{"--dockerfile=" + dfPath}
@@ -72,7 +72,10 @@ func executorArgs(req build.Request, dockerfile []byte, dfPath string, policy bu
 	if len(req.Platforms) == 1 {
 		args = append(args, "--custom-platform="+req.Platforms[0])
 	}
-	for _, h := range touchedRegistries(req, dockerfile, ref.Context().RegistryStr(), policy) {
+	if cfg.cacheRepo != "" {
+		args = append(args, "--cache=true", "--cache-repo="+cfg.cacheRepo)
+	}
+	for _, h := range touchedRegistries(req, dockerfile, cfg) {
 		switch {
 		case policy.IsInsecure(h):
 			args = append(args, "--insecure-registry="+h, "--skip-tls-verify-registry="+h)
@@ -114,18 +117,31 @@ func pulledRegistries(req build.Request, dockerfile []byte) []string {
 	return out
 }
 
-// touchedRegistries are the registries a build talks to: the pulled ones, their mirrors and
-// the destination's.
-func touchedRegistries(req build.Request, dockerfile []byte, dest string, policy build.RegistryPolicy) []string {
+// settings are what both kaniko builders tell the executor beyond the request.
+type settings struct {
+	// policy gives registries' credentials, CA bundles, plain HTTP and mirrors.
+	policy build.RegistryPolicy
+	// cacheRepo is kaniko's layer cache repository (--cache-repo); "" means no cache.
+	cacheRepo string
+}
+
+// touchedRegistries are the registries a build talks to: the pulled ones, their mirrors, the
+// destination's and the layer cache's.
+func touchedRegistries(req build.Request, dockerfile []byte, cfg settings) []string {
 	var out []string
 	for _, h := range pulledRegistries(req, dockerfile) {
 		out = appendNew(out, h)
-		for _, m := range mirrors(policy, h) {
+		for _, m := range mirrors(cfg.policy, h) {
 			host, _, _ := strings.Cut(m, "/") // "host[:port][/path]"
 			out = appendNew(out, host)
 		}
 	}
-	return appendNew(out, dest)
+	for _, repo := range []string{req.Repository, cfg.cacheRepo} {
+		if h := registryOf(repo); h != "" {
+			out = appendNew(out, h)
+		}
+	}
+	return out
 }
 
 // mirrors are the policy's mirrors of registry h; Docker Hub's may be configured as
@@ -150,10 +166,10 @@ func appendNew(list []string, s string) []string {
 // dockerConfig is a docker config.json ({"auths": {...}}) with the credentials the policy has
 // for the registries the build touches; found is false when it has none. The result is a
 // secret: never log it.
-func dockerConfig(req build.Request, dockerfile []byte, policy build.RegistryPolicy) (doc []byte, found bool, err error) {
+func dockerConfig(req build.Request, dockerfile []byte, cfg settings) (doc []byte, found bool, err error) {
 	auths := map[string]json.RawMessage{}
-	for _, h := range touchedRegistries(req, dockerfile, registryOf(req.Repository), policy) {
-		d, ok, err := policy.DockerConfigJSON(h)
+	for _, h := range touchedRegistries(req, dockerfile, cfg) {
+		d, ok, err := cfg.policy.DockerConfigJSON(h)
 		if err != nil {
 			return nil, false, fmt.Errorf("image %q: %w", req.Name, err)
 		}

@@ -25,7 +25,7 @@ func TestExecutorArgs(t *testing.T) {
 	}
 	df := []byte("FROM busybox\nFROM quay.io/org/base:1 AS b\nCOPY --from=ca.example/x/y:2 /a /a\n")
 	req := build.Request{Name: "app", Repository: "plain.example:5000/app", Tag: "abc", Push: true, Args: []string{"K=V"}, Platforms: []string{"linux/arm64"}}
-	got, err := executorArgs(req, df, "Dockerfile", policy, func(h string) string { return "/certs/" + h })
+	got, err := executorArgs(req, df, "Dockerfile", settings{policy: policy}, func(h string) string { return "/certs/" + h })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +38,16 @@ func TestExecutorArgs(t *testing.T) {
 		t.Errorf("args\n got %q\nwant %q", got, want)
 	}
 	req.Push, req.Platforms = false, []string{"linux/amd64", "linux/arm64"}
-	if _, err := executorArgs(req, df, "Dockerfile", policy, nil); err == nil || !strings.Contains(err.Error(), "one platform per image") {
+	if _, err := executorArgs(req, df, "Dockerfile", settings{policy: policy}, nil); err == nil || !strings.Contains(err.Error(), "one platform per image") {
 		t.Errorf("two platforms: %v", err)
 	}
 	req.Platforms = nil
-	got, _ = executorArgs(req, []byte("FROM scratch\n"), "Dockerfile", build.RegistryPolicy{}, nil)
-	if !reflect.DeepEqual(got[:3], []string{"--dockerfile=Dockerfile", "--no-push", "--destination=plain.example:5000/app:abc"}) {
-		t.Errorf("no push: %q", got)
+	got, _ = executorArgs(req, []byte("FROM scratch\n"), "Dockerfile", settings{cacheRepo: "cache.example:5000/team/cache"}, nil)
+	if want := []string{"--dockerfile=Dockerfile", "--no-push", "--destination=plain.example:5000/app:abc", "--build-arg=K=V", "--cache=true", "--cache-repo=cache.example:5000/team/cache"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("no push, cache: %q, want %q", got, want)
+	}
+	if got := touchedRegistries(req, []byte("FROM scratch\n"), settings{cacheRepo: "cache.example:5000/team/cache"}); !reflect.DeepEqual(got, []string{"plain.example:5000", "cache.example:5000"}) {
+		t.Errorf("touched registries %q: want the destination's and the cache's", got)
 	}
 }
 

@@ -68,7 +68,7 @@ type Pod struct {
 	namespace string
 	image     string
 	secret    string
-	policy    build.RegistryPolicy
+	cfg       settings
 	cpu, mem  resource.Quantity
 	timeout   time.Duration
 
@@ -91,8 +91,12 @@ func WithSecret(name string) PodOption { return func(p *Pod) { p.secret = name }
 // WithRegistryPolicy sets the registries' credentials (put in a per-build Secret), plain-HTTP
 // registries and mirrors (executor flags).
 func WithRegistryPolicy(policy build.RegistryPolicy) PodOption {
-	return func(p *Pod) { p.policy = policy }
+	return func(p *Pod) { p.cfg.policy = policy }
 }
+
+// WithCacheRepo turns on kaniko's layer cache in repository repo (kaniko's --cache-repo, e.g.
+// "registry.example/team/cache"): RUN layers are pushed there and reused by later builds.
+func WithCacheRepo(repo string) PodOption { return func(p *Pod) { p.cfg.cacheRepo = repo } }
 
 // WithMaxParallel bounds concurrent build Pods (n ≥ 1). Without it the bound is the cluster's
 // allocatable CPU cores (the sum over Ready nodes, rounded down, at least 1), or
@@ -198,11 +202,11 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		return build.Result{}, err
 	}
 	dfPath, _ := dockerfilePath(req)
-	cas, err := caBundles(req, dockerfile, p.policy)
+	cas, err := caBundles(req, dockerfile, p.cfg)
 	if err != nil {
 		return build.Result{}, err
 	}
-	args, err := executorArgs(req, dockerfile, dfPath, p.policy, func(h string) string { return caDir + "/" + caKey(h) })
+	args, err := executorArgs(req, dockerfile, dfPath, p.cfg, func(h string) string { return caDir + "/" + caKey(h) })
 	if err != nil {
 		return build.Result{}, err
 	}
@@ -214,7 +218,7 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 			return build.Result{}, fmt.Errorf("image %q: the registry credentials Secret %q (--kaniko-secret) in namespace %q: %w", req.Name, p.secret, p.namespace, err)
 		}
 	} else {
-		doc, found, err := dockerConfig(req, dockerfile, p.policy)
+		doc, found, err := dockerConfig(req, dockerfile, p.cfg)
 		if err != nil {
 			return build.Result{}, err
 		}
@@ -418,10 +422,10 @@ func caKey(host string) string {
 
 // caBundles reads the CA bundles the policy gives the registries the build touches over TLS,
 // by caKey. Errors name the registry and the file.
-func caBundles(req build.Request, dockerfile []byte, policy build.RegistryPolicy) (map[string][]byte, error) {
+func caBundles(req build.Request, dockerfile []byte, cfg settings) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, h := range touchedRegistries(req, dockerfile, registryOf(req.Repository), policy) {
-		if f := policy.CAFile(h); f != "" && !policy.IsInsecure(h) {
+	for _, h := range touchedRegistries(req, dockerfile, cfg) {
+		if f := cfg.policy.CAFile(h); f != "" && !cfg.policy.IsInsecure(h) {
 			pem, err := os.ReadFile(f)
 			if err != nil {
 				return nil, fmt.Errorf("image %q: registry %s: CA bundle: %w", req.Name, h, err)

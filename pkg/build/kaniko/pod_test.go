@@ -416,3 +416,30 @@ func TestPodBuildTLSAuthRegistry(t *testing.T) {
 	}
 	assertNoBuildObjects(t, e, "default")
 }
+
+// TestPodBuildCache: with WithCacheRepo the first build Pod pushes its RUN layer to the cache
+// repository and a second build of the same Dockerfile (another tag) reuses it instead of
+// running the RUN again; both images hold the RUN's file.
+func TestPodBuildCache(t *testing.T) {
+	e := kanikoNode(t)
+	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo cached-run > /run.txt\n"})
+	p := newPod(t, e, "default", kaniko.WithCacheRepo(e.node.PodRegistry+"/kaniko/cache"))
+	var logs [2]bytes.Buffer
+	for i, tag := range []string{"c1", "c2"} {
+		req := build.Request{Name: "cache", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: e.node.PodRegistry + "/kaniko/cached", Tag: tag, Push: true}
+		res, err := p.Build(context.Background(), req, &logs[i])
+		if err != nil {
+			t.Fatalf("build %d: %v\n%s", i+1, err, logs[i].String())
+		}
+		if got := fileInImage(t, res.Ref(), "run.txt"); got != "cached-run\n" {
+			t.Errorf("build %d: /run.txt = %q", i+1, got)
+		}
+	}
+	if !strings.Contains(logs[0].String(), "Running: [/bin/sh -c echo cached-run") || !strings.Contains(logs[0].String(), "Pushing layer") {
+		t.Errorf("first build did not run the RUN and push its layer to the cache:\n%s", logs[0].String())
+	}
+	if strings.Contains(logs[1].String(), "Running: [/bin/sh -c echo cached-run") || !strings.Contains(logs[1].String(), "Found cached layer") {
+		t.Errorf("second build did not reuse the cached layer:\n%s", logs[1].String())
+	}
+	assertNoBuildObjects(t, e, "default")
+}

@@ -30,19 +30,20 @@ const routineGrace = 5 * time.Second
 // is on a mount point or below /kaniko, which kaniko leaves alone.
 type Routine struct {
 	executor string
-	policy   build.RegistryPolicy
+	cfg      settings
 	getenv   func(string) string
 	root     string // "/" except in tests of the checks
 }
 
 // NewRoutine returns a Routine that runs executor ("" means ExecutorPath) with the registry
 // policy's credentials (a 0600 config.json in a temporary DOCKER_CONFIG), plain-HTTP
-// registries and mirrors. getenv is the environment InContainer reads (os.Getenv in devtool).
-func NewRoutine(executor string, policy build.RegistryPolicy, getenv func(string) string) *Routine {
+// registries and mirrors, and kaniko's layer cache in cacheRepo ("" for none; see
+// WithCacheRepo). getenv is the environment InContainer reads (os.Getenv in devtool).
+func NewRoutine(executor string, policy build.RegistryPolicy, cacheRepo string, getenv func(string) string) *Routine {
 	if executor == "" {
 		executor = ExecutorPath
 	}
-	return &Routine{executor: executor, policy: policy, getenv: getenv, root: "/"}
+	return &Routine{executor: executor, cfg: settings{policy: policy, cacheRepo: cacheRepo}, getenv: getenv, root: "/"}
 }
 
 // Name is "kaniko".
@@ -154,14 +155,14 @@ func (r *Routine) Build(ctx context.Context, req build.Request, log io.Writer) (
 		return build.Result{}, fmt.Errorf("image %q: %w", req.Name, err)
 	}
 	defer os.RemoveAll(tmp)
-	args, err := executorArgs(req, dockerfile, req.Dockerfile, r.policy, r.policy.CAFile)
+	args, err := executorArgs(req, dockerfile, req.Dockerfile, r.cfg, r.cfg.policy.CAFile)
 	if err != nil {
 		return build.Result{}, err
 	}
 	digestFile := filepath.Join(tmp, "digest")
 	args = append([]string{"--context=dir://" + req.ContextDir, "--digest-file=" + digestFile, "--force"}, args...)
 	env := os.Environ()
-	doc, found, err := dockerConfig(req, dockerfile, r.policy)
+	doc, found, err := dockerConfig(req, dockerfile, r.cfg)
 	if err != nil {
 		return build.Result{}, err
 	}
