@@ -302,7 +302,9 @@ var stuckReasons = map[string]bool{
 }
 
 // podsStuck lists the Pods of a Deployment, StatefulSet, DaemonSet or ReplicaSet (other kinds:
-// "") and returns "Pod ns/name: container c: <reason>" for the first one whose container is
+// ""), of its current revision only (currentRevision: the broken Pods of an earlier deploy do
+// not fail the wait of the deploy that fixes them), and returns "Pod ns/name: container c:
+// <reason>" for the first one whose container is
 // waiting for one of stuckReasons or terminated with a non-zero exit code, or "" (also when the Pods cannot be listed: the next
 // poll tries again and the timeout still applies).
 func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured) string {
@@ -314,6 +316,10 @@ func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured)
 	if err != nil || sel == nil || sel.Empty() {
 		return ""
 	}
+	current, ok := currentRevision(ctx, cl, obj, sel)
+	if !ok {
+		return "" // the controller has not caught up with the applied spec: next poll
+	}
 	list, err := cl.dyn.Resource(gvrPods).Namespace(obj.GetNamespace()).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return ""
@@ -322,6 +328,9 @@ func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured)
 		p := &list.Items[i]
 		if p.GetDeletionTimestamp() != nil {
 			continue
+		}
+		if current.label != "" && p.GetLabels()[current.label] != current.value {
+			continue // a Pod of an earlier revision, on its way out (a fix after a broken deploy)
 		}
 		for _, field := range []string{"initContainerStatuses", "containerStatuses"} {
 			css, _, _ := unstructured.NestedSlice(p.Object, "status", field)
@@ -342,6 +351,50 @@ func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured)
 		}
 	}
 	return ""
+}
+
+// revisionLabel says which Pods belong to a workload's current revision: those whose label
+// label has value value; label "" means every Pod.
+type revisionLabel struct{ label, value string }
+
+// currentRevision returns the label of the Pods of obj's current revision, so that podsStuck
+// judges only those: a Deployment's newest ReplicaSet (the one whose
+// deployment.kubernetes.io/revision annotation is the Deployment's; label pod-template-hash), a
+// StatefulSet's status.updateRevision (label controller-revision-hash). ok is false while the
+// controller has not observed obj's generation or the new ReplicaSet is not there yet. Other
+// kinds: every Pod.
+func currentRevision(ctx context.Context, cl *clients, obj *unstructured.Unstructured, sel labels.Selector) (revisionLabel, bool) {
+	observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
+	switch obj.GetKind() {
+	case "Deployment":
+		if observed < obj.GetGeneration() {
+			return revisionLabel{}, false
+		}
+		rev := obj.GetAnnotations()["deployment.kubernetes.io/revision"]
+		if rev == "" {
+			return revisionLabel{}, false
+		}
+		rss, err := (&diagnoser{cl: cl}).replicaSets(ctx, obj, sel)
+		if err != nil {
+			return revisionLabel{}, false
+		}
+		for _, rs := range rss {
+			if rs.GetAnnotations()["deployment.kubernetes.io/revision"] == rev {
+				if h := rs.GetLabels()["pod-template-hash"]; h != "" {
+					return revisionLabel{"pod-template-hash", h}, true
+				}
+			}
+		}
+		return revisionLabel{}, false
+	case "StatefulSet":
+		if observed < obj.GetGeneration() {
+			return revisionLabel{}, false
+		}
+		if rev, _, _ := unstructured.NestedString(obj.Object, "status", "updateRevision"); rev != "" {
+			return revisionLabel{"controller-revision-hash", rev}, true
+		}
+	}
+	return revisionLabel{}, true
 }
 
 // resourceFor returns the dynamic client for an object, resetting the RESTMapper when the kind

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -297,74 +298,58 @@ spec:
 	wantDetail(t, st, "Pod default/oneshot: Failed", "container main: terminated with exit code 3: Error")
 }
 
-// TestWaitImagePullBackOff: a Deployment whose Pod cannot pull its image (the Pod, its status
-// and the kubelet's event are written by the test) fails the wait at once (ImagePullBackOff is
-// one of stuckReasons, as in skaffold's status check), and the details show the Pod's waiting
-// reason and the event; a bare Pod that nothing scheduled says no node can run it. The real
-// kubelet's version of this runs in test/e2e (TestNodeRolloutFailures).
+// TestWaitImagePullBackOff: on the package's real node, a Deployment whose image does not
+// exist fails the wait as soon as the kubelet reports ImagePullBackOff (not at the timeout),
+// naming the Pod, the container's reason and the kubelet's Warning events; a bare Pod on the
+// API server without a node (a second cluster) stays InProgress, explained as not scheduled.
 func TestWaitImagePullBackOff(t *testing.T) {
-	a, dyn := newApplier(t)
-	applied := applyForWait(t, a, `apiVersion: v1
+	a, _, n := nodeApplier(t)
+	ns := "wait-pull-" + fmt.Sprint(time.Now().UnixNano()%1000000)
+	image := n.Registry + "/nothing/here:1"
+	applied := applyForWait(t, a, fmt.Sprintf(`apiVersion: v1
 kind: Namespace
-metadata: {name: wait-pull}
+metadata: {name: %[1]s}
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: api, namespace: wait-pull}
+metadata: {name: api, namespace: %[1]s}
 spec:
   selector: {matchLabels: {app: api}}
   template:
     metadata: {labels: {app: api}}
     spec:
-      containers: [{name: api, image: "registry.invalid/api:1"}]
-`)
-	now := time.Now().UTC().Format(time.RFC3339)
-	pod := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
-kind: Pod
-metadata: {name: api-7d9f-x2x1z, namespace: wait-pull, labels: {app: api}}
-spec:
-  containers: [{name: api, image: "registry.invalid/api:1"}]
-`, map[string]any{
-		"phase": "Pending",
-		"conditions": []any{
-			map[string]any{"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-		},
-		"containerStatuses": []any{map[string]any{
-			"name": "api", "image": "registry.invalid/api:1", "imageID": "", "ready": false, "restartCount": int64(0),
-			"state": map[string]any{"waiting": map[string]any{"reason": "ImagePullBackOff", "message": `Back-off pulling image "registry.invalid/api:1"`}},
-		}},
-	})
-	podObj, err := dyn.Resource(gvrPodsT).Namespace("wait-pull").Get(context.Background(), pod.Name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	warningEvent(t, dyn, podObj, "api-pull-failed", "Failed", `Failed to pull image "registry.invalid/api:1": dial tcp: lookup registry.invalid: no such host`)
-	bare := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
-kind: Pod
-metadata: {name: lonely, namespace: wait-pull}
-spec:
-  containers: [{name: main, image: "registry.invalid/lonely:1"}]
-`, nil)
-
-	_, err = a.Wait(context.Background(), WaitRequest{Objects: append(applied, bare), Timeout: 3 * time.Second})
+      terminationGracePeriodSeconds: 1
+      containers: [{name: api, image: %[2]q}]
+`, ns, image))
+	start := time.Now()
+	_, err := a.Wait(context.Background(), WaitRequest{Objects: applied, Timeout: 2 * time.Minute})
 	we := waitErr(t, err)
+	t.Logf("wait failed after %s", time.Since(start).Round(10*time.Millisecond))
 	if we.TimedOut {
 		t.Errorf("want a failure, not a timeout (the Pod is stuck in ImagePullBackOff)")
 	}
 	dep := statusOf(t, we, "Deployment", "api")
-	if dep.Status != StatusFailed || dep.Message != `Pod wait-pull/api-7d9f-x2x1z: container api: ImagePullBackOff: Back-off pulling image "registry.invalid/api:1"` {
+	if dep.Status != StatusFailed || !strings.HasPrefix(dep.Message, "Pod "+ns+"/api-") || !strings.Contains(dep.Message, "container api: ImagePullBackOff: Back-off pulling image \""+image+"\"") {
 		t.Errorf("Deployment status %s %q, want Failed naming the Pod and its reason", dep.Status, dep.Message)
 	}
-	wantDetail(t, dep, "Pod wait-pull/api-7d9f-x2x1z: Pending; container api: ImagePullBackOff: Back-off pulling image",
-		"event Warning Failed on Pod wait-pull/api-7d9f-x2x1z (4×): Failed to pull image")
+	wantDetail(t, dep, "Pod "+ns+"/api-", "container api: ImagePullBackOff", "event Warning Failed on Pod "+ns+"/api-")
 	if strings.Contains(strings.Join(dep.Details, "\n"), "no Pods") {
 		t.Errorf("details say there are no Pods:\n%s", strings.Join(dep.Details, "\n"))
 	}
-	lonely := statusOf(t, we, "Pod", "lonely")
+
+	nodeless, dyn := newApplier(t)
+	bare := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
+kind: Pod
+metadata: {name: lonely, namespace: default}
+spec:
+  containers: [{name: main, image: "registry.invalid/lonely:1"}]
+`, nil)
+	_, err = nodeless.Wait(context.Background(), WaitRequest{Objects: []ObjectResult{bare}, Timeout: 2 * time.Second})
+	lonely := statusOf(t, waitErr(t, err), "Pod", "lonely")
 	if lonely.Status != StatusInProgress {
 		t.Errorf("bare Pod status %s, want InProgress", lonely.Status)
 	}
-	wantDetail(t, lonely, "Pod wait-pull/lonely: Pending; not scheduled", "Pods are Pending: no node can run them")
+	wantDetail(t, lonely, "Pod default/lonely: Pending; not scheduled", "Pods are Pending: no node can run them")
 }
 
 // TestWaitCancelled: cancelling ctx ends the wait with ctx's error, not a WaitError.

@@ -303,3 +303,26 @@ commands:
 		t.Errorf("output lines missing or repeated:\n%s", out)
 	}
 }
+
+// TestNodeRolloutAfterBrokenDeploy: the fix-and-redeploy flow. A deploy whose image does not
+// exist fails its wait (ImagePullBackOff); the next deploy, with a working image, waits for its
+// own rollout and succeeds — the broken Pod of the old ReplicaSet, still there until the new
+// Pod is ready, does not fail it.
+func TestNodeRolloutAfterBrokenDeploy(t *testing.T) {
+	e, _ := nodeSetup(t)
+	ns := "node-fix-" + fmt.Sprint(time.Now().UnixNano()%1000000)
+	broken := failingDevfile(t, ns, e.registry+"/nothing/here:2")
+	if _, _, err := devtool(t, "deploy", "--wait=2m", "--devfile", broken, "--kubeconfig", e.kubeconfig, "-o", "json"); err == nil || !strings.Contains(err.Error(), "ImagePullBackOff") {
+		t.Fatalf("broken deploy: %v, want an ImagePullBackOff failure", err)
+	}
+	fixed := failingDevfile(t, ns, e.base, "sleep", "3600")
+	rep, _, err := devtool(t, "deploy", "--wait=2m", "--devfile", fixed, "--kubeconfig", e.kubeconfig, "-o", "json")
+	if err != nil {
+		t.Fatalf("fixed deploy --wait: %v", err)
+	}
+	for _, o := range rep.Objects {
+		if o.Kind == "Deployment" && o.Status != "Current" {
+			t.Errorf("Deployment status %q, want Current", o.Status)
+		}
+	}
+}
