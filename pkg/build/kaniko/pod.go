@@ -284,21 +284,33 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		if len(cas) > 0 {
 			vols.caSecret = s.Name
 		}
-		if _, err := p.client.CoreV1().Secrets(p.namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
-			return fail(fmt.Errorf("creating the registry credentials Secret for the kaniko build Pod: %w", err))
-		}
+		// Deleted whatever the create returns (one cut short by Ctrl-C may still have reached
+		// the server), unless the name was someone else's.
+		theirs := false
 		created = append(created, func(c context.Context) error {
+			if theirs {
+				return nil
+			}
 			return p.client.CoreV1().Secrets(p.namespace).Delete(c, s.Name, del)
 		})
+		if _, err := p.client.CoreV1().Secrets(p.namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
+			theirs = apierrors.IsAlreadyExists(err)
+			return fail(fmt.Errorf("creating the registry credentials Secret for the kaniko build Pod: %w", err))
+		}
 	}
 
 	pod := p.pod("devtool-build-"+podNamePart(req.Name)+"-"+id, args, vols, labels)
-	if _, err := p.client.CoreV1().Pods(p.namespace).Create(ctx, pod, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
-		return fail(fmt.Errorf("creating the kaniko build Pod: %w", err))
-	}
+	podTheirs := false
 	created = append(created, func(c context.Context) error {
+		if podTheirs {
+			return nil
+		}
 		return p.client.CoreV1().Pods(p.namespace).Delete(c, pod.Name, del)
 	})
+	if _, err := p.client.CoreV1().Pods(p.namespace).Create(ctx, pod, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
+		podTheirs = apierrors.IsAlreadyExists(err)
+		return fail(fmt.Errorf("creating the kaniko build Pod: %w", err))
+	}
 	fmt.Fprintf(log, "kaniko build Pod %s/%s (executor %s)\n", p.namespace, pod.Name, p.image)
 
 	if err := p.waitRunning(ctx, pod.Name, log); err != nil {
