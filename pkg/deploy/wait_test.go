@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -37,22 +39,14 @@ func applyForWait(t *testing.T, a *Applier, text string) []ObjectResult {
 	return res.Objects
 }
 
-// createWithStatus creates obj, then writes status through the status subresource (what a
-// controller or the kubelet would do), and returns it as an ObjectResult to wait for.
-func createWithStatus(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource, text string, status map[string]any) ObjectResult {
+// create creates the object text describes (no controller acts on it in the API server
+// without a node) and returns it as an ObjectResult to wait for.
+func create(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource, text string) ObjectResult {
 	t.Helper()
-	ctx := context.Background()
 	obj := decode(t, text)[0]
-	ri := dyn.Resource(gvr).Namespace(obj.GetNamespace())
-	got, err := ri.Create(ctx, obj, metav1.CreateOptions{})
+	got, err := dyn.Resource(gvr).Namespace(obj.GetNamespace()).Create(context.Background(), obj, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if status != nil {
-		got.Object["status"] = status
-		if got, err = ri.UpdateStatus(ctx, got, metav1.UpdateOptions{}); err != nil {
-			t.Fatalf("writing the status of %s %s: %v", got.GetKind(), obj.GetName(), err)
-		}
 	}
 	return ObjectResult{APIVersion: got.GetAPIVersion(), Kind: got.GetKind(), Namespace: got.GetNamespace(), Name: got.GetName(), Action: Created}
 }
@@ -229,73 +223,75 @@ spec:
 	}
 }
 
-// TestWaitFailedJob: a Job whose Failed condition is True (written through the status
-// subresource, as the Job controller would) is Failed: the wait stops before its timeout.
+// TestWaitFailedJob: on the package's real node, a Job whose only Pod exits 3 with
+// backoffLimit 0 is marked Failed by the Job controller; waiting for it then fails at once
+// (not at the timeout) with the reason and the Pod's exit code.
 func TestWaitFailedJob(t *testing.T) {
-	a, dyn := newApplier(t)
-	now := time.Now().UTC().Format(time.RFC3339)
-	job := createWithStatus(t, dyn, gvrJobs, `apiVersion: batch/v1
+	a, _, n := nodeApplier(t)
+	name := "migrate-" + fmt.Sprint(time.Now().UnixNano()%1000000)
+	applied := applyForWait(t, a, fmt.Sprintf(`apiVersion: batch/v1
 kind: Job
-metadata: {name: migrate, namespace: default}
+metadata: {name: %s, namespace: default}
 spec:
   backoffLimit: 0
   template:
     spec:
       restartPolicy: Never
-      containers: [{name: migrate, image: "127.0.0.1:5000/migrate:1"}]
-`, map[string]any{
-		"startTime": now, "failed": int64(1),
-		"conditions": []any{
-			map[string]any{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": now, "lastProbeTime": now},
-			map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": now, "lastProbeTime": now},
-		},
-	})
-	_, err := a.Wait(context.Background(), WaitRequest{Objects: []ObjectResult{job}, Timeout: 2 * time.Minute})
+      terminationGracePeriodSeconds: 1
+      containers: [{name: migrate, image: %q, command: ["sh", "-c", "exit 3"]}]
+`, name, n.Busybox))
+	// A started Job is Current (kstatus): wait until the Job controller has marked it Failed,
+	// then the wait must report the failure rather than the earlier start.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		job, err := n.Client.BatchV1().Jobs("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err == nil && slices.ContainsFunc(job.Status.Conditions, func(c batchv1.JobCondition) bool { return c.Type == batchv1.JobFailed && c.Status == "True" }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Job controller did not mark Job %s Failed within a minute (%v)", name, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, err := a.Wait(context.Background(), WaitRequest{Objects: applied, Timeout: 2 * time.Minute})
 	we := waitErr(t, err)
 	if we.TimedOut {
 		t.Errorf("the wait timed out; a Failed Job must end it")
 	}
-	st := statusOf(t, we, "Job", "migrate")
+	st := statusOf(t, we, "Job", name)
 	if st.Status != StatusFailed || !strings.Contains(st.Message, "BackoffLimitExceeded") {
 		t.Errorf("Job status %s %q, want Failed with the reason", st.Status, st.Message)
 	}
-	wantDetail(t, st, "no Pods were created")
+	wantDetail(t, st, "container migrate: terminated with exit code 3")
 	if !strings.Contains(err.Error(), "1 of 1 object failed to roll out") {
 		t.Errorf("error: %v", err)
 	}
 }
 
-// TestWaitFailedPod: a Pod in phase Failed is Failed (see computeStatus), with its container's
+// TestWaitFailedPod: on the package's real node, a Pod whose container exits 3 (restartPolicy
+// Never) reaches phase Failed, which ends the wait (see computeStatus), with the container's
 // exit code in the details.
 func TestWaitFailedPod(t *testing.T) {
-	a, dyn := newApplier(t)
-	now := time.Now().UTC().Format(time.RFC3339)
-	pod := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
+	a, _, n := nodeApplier(t)
+	name := "oneshot-" + fmt.Sprint(time.Now().UnixNano()%1000000)
+	applied := applyForWait(t, a, fmt.Sprintf(`apiVersion: v1
 kind: Pod
-metadata: {name: oneshot, namespace: default}
+metadata: {name: %s, namespace: default}
 spec:
   restartPolicy: Never
-  containers: [{name: main, image: "127.0.0.1:5000/oneshot:1"}]
-`, map[string]any{
-		"phase": "Failed",
-		"conditions": []any{
-			map[string]any{"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-		},
-		"containerStatuses": []any{map[string]any{
-			"name": "main", "image": "127.0.0.1:5000/oneshot:1", "imageID": "", "ready": false, "restartCount": int64(0),
-			"state": map[string]any{"terminated": map[string]any{"exitCode": int64(3), "reason": "Error", "startedAt": now, "finishedAt": now}},
-		}},
-	})
-	_, err := a.Wait(context.Background(), WaitRequest{Objects: []ObjectResult{pod}, Timeout: 2 * time.Minute})
+  terminationGracePeriodSeconds: 1
+  containers: [{name: main, image: %q, command: ["sh", "-c", "exit 3"]}]
+`, name, n.Busybox))
+	_, err := a.Wait(context.Background(), WaitRequest{Objects: applied, Timeout: 2 * time.Minute})
 	we := waitErr(t, err)
 	if we.TimedOut {
 		t.Errorf("the wait timed out; a Failed Pod must end it")
 	}
-	st := statusOf(t, we, "Pod", "oneshot")
+	st := statusOf(t, we, "Pod", name)
 	if st.Status != StatusFailed {
 		t.Errorf("Pod status %s %q, want Failed", st.Status, st.Message)
 	}
-	wantDetail(t, st, "Pod default/oneshot: Failed", "container main: terminated with exit code 3: Error")
+	wantDetail(t, st, "Pod default/"+name+": Failed", "container main: terminated with exit code 3: Error")
 }
 
 // TestWaitImagePullBackOff: on the package's real node, a Deployment whose image does not
@@ -338,12 +334,12 @@ spec:
 	}
 
 	nodeless, dyn := newApplier(t)
-	bare := createWithStatus(t, dyn, gvrPodsT, `apiVersion: v1
+	bare := create(t, dyn, gvrPodsT, `apiVersion: v1
 kind: Pod
 metadata: {name: lonely, namespace: default}
 spec:
   containers: [{name: main, image: "registry.invalid/lonely:1"}]
-`, nil)
+`)
 	_, err = nodeless.Wait(context.Background(), WaitRequest{Objects: []ObjectResult{bare}, Timeout: 2 * time.Second})
 	lonely := statusOf(t, waitErr(t, err), "Pod", "lonely")
 	if lonely.Status != StatusInProgress {
