@@ -463,17 +463,7 @@ const buildThenApply = `commands:
 // writeProject writes files (relative path → content) into a new project directory.
 func writeProject(t *testing.T, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for n, c := range files {
-		p := filepath.Join(dir, n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testenv.WriteProject(t, files)
 }
 
 // TestCancelDuringBuild: cancelling (what SIGINT/SIGTERM do in cmd/devtool) while an engine

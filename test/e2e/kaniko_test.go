@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -19,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
@@ -131,7 +127,7 @@ func TestKanikoDeployAuto(t *testing.T) {
 			t.Errorf("progress lacks %q:\n%s", want, stderr)
 		}
 	}
-	if got := imageFile(t, rep.Images[0].Ref(), "www/index.html"); got != "app built by kaniko\n" {
+	if got := testenv.ImageFile(t, rep.Images[0].Ref(), "www/index.html"); got != "app built by kaniko\n" {
 		t.Errorf("/www/index.html in the pushed image = %q", got)
 	}
 	ip := podIP(t, n, "kaniko-deploy", "web")
@@ -152,32 +148,6 @@ func TestKanikoDeployAuto(t *testing.T) {
 	}
 	if len(rep.Images) != 1 || !rep.Images[0].Cached || strings.Contains(stderr, "kaniko build Pod") {
 		t.Errorf("second deploy rebuilt: images %+v\n%s", rep.Images, stderr)
-	}
-}
-
-// imageFile returns path's content in the image ref, pulled from its registry.
-func imageFile(t *testing.T, ref, path string) string {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatalf("pulling %s: %v", ref, err)
-	}
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			t.Fatalf("%s: no %s (%v)", ref, path, err)
-		}
-		if strings.TrimPrefix(strings.TrimPrefix(h.Name, "./"), "/") == path {
-			b, _ := io.ReadAll(tr)
-			return string(b)
-		}
 	}
 }
 
@@ -392,10 +362,10 @@ func TestKanikoS2I(t *testing.T) {
 	if len(rep.Images) != 1 || rep.Images[0].Builder != "s2i/kaniko" || !strings.HasPrefix(rep.Images[0].Digest, "sha256:") {
 		t.Fatalf("images = %+v, want one s2i/kaniko build with a digest\n%s", rep.Images, stderr)
 	}
-	if got := imageFile(t, rep.Images[0].Ref(), "opt/app-root/src/index.txt"); got != "Hello from a source-to-image build\n" {
+	if got := testenv.ImageFile(t, rep.Images[0].Ref(), "opt/app-root/src/index.txt"); got != "Hello from a source-to-image build\n" {
 		t.Errorf("index.txt = %q", got)
 	}
-	if got := imageFile(t, rep.Images[0].Ref(), "opt/app-root/src/ASSEMBLED"); got == "" {
+	if got := testenv.ImageFile(t, rep.Images[0].Ref(), "opt/app-root/src/ASSEMBLED"); got == "" {
 		t.Error("assemble did not run")
 	}
 	assertNoKanikoObjects(t, n, "default")

@@ -1,11 +1,9 @@
 package kaniko_test
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -75,55 +72,13 @@ func newPod(t *testing.T, e kanikoEnv, ns string, opts ...kaniko.PodOption) *kan
 	return p
 }
 
-func writeProject(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for p, body := range files {
-		f := filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// fileInImage returns the content of path in the image ref (flattened layers).
-func fileInImage(t *testing.T, ref, path string) string {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatalf("pulling %s back: %v", ref, err)
-	}
-	tr := tar.NewReader(mutate.Extract(img))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			t.Fatalf("%s: no %s in the image", ref, path)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.TrimPrefix(h.Name, "/") == strings.TrimPrefix(path, "/") {
-			b, _ := io.ReadAll(tr)
-			return string(b)
-		}
-	}
-}
-
 // TestPodBuildRun: a RUN Dockerfile (build arg, a file outside the context's Dockerfile path)
 // built by a kaniko Pod on the test node; the image pulled back holds what RUN wrote, the
 // digest is the registry's, and no Pod or Secret is left.
 func TestPodBuildRun(t *testing.T) {
 	e := kanikoNode(t)
 	ctx := context.Background()
-	dir := writeProject(t, map[string]string{
+	dir := testenv.WriteProject(t, map[string]string{
 		"app/Dockerfile": "ARG BASE\nFROM ${BASE}\nARG GREETING=none\nCOPY hello.txt /hello.txt\nRUN echo \"$GREETING from RUN\" > /built.txt && cat /hello.txt >> /built.txt\nCMD [\"cat\", \"/built.txt\"]\n",
 		"hello.txt":      "hello file\n",
 	})
@@ -138,7 +93,7 @@ func TestPodBuildRun(t *testing.T) {
 	if !strings.HasPrefix(res.Digest, "sha256:") || res.Builder != "kaniko" {
 		t.Fatalf("result %+v", res)
 	}
-	got := fileInImage(t, res.Ref(), "built.txt")
+	got := testenv.ImageFile(t, res.Ref(), "built.txt")
 	if got != "hi from RUN\nhello file\n" {
 		t.Fatalf("/built.txt = %q", got)
 	}
@@ -201,7 +156,7 @@ func credentials(t *testing.T, host string) build.RegistryPolicy {
 // lines of the log; the Pod and the credentials Secret devtool created are gone.
 func TestPodBuildFailsCleanly(t *testing.T) {
 	e := kanikoNode(t)
-	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo about to fail && exit 3\n"})
+	dir := testenv.WriteProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo about to fail && exit 3\n"})
 	p := newPod(t, e, "default", kaniko.WithRegistryPolicy(credentials(t, e.node.PodRegistry)))
 	var log bytes.Buffer
 	_, err := p.Build(context.Background(), build.Request{Name: "broken", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"),
@@ -226,7 +181,7 @@ func TestPodBuildCancel(t *testing.T) {
 	e := kanikoNode(t)
 	ns := "cancel-" + strings.ToLower(fmt.Sprint(time.Now().UnixNano()%100000))
 	mkNamespace(t, e, ns)
-	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo sleeping && sleep 120\n"})
+	dir := testenv.WriteProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo sleeping && sleep 120\n"})
 	p := newPod(t, e, ns, kaniko.WithRegistryPolicy(credentials(t, e.node.PodRegistry)))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -325,14 +280,14 @@ func TestPodBuildUserSecret(t *testing.T) {
 	if _, err := e.node.Client.CoreV1().Secrets(ns).Create(context.Background(), sec, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN test -s /kaniko/.docker/config.json && echo mounted > /creds.txt\n"})
+	dir := testenv.WriteProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN test -s /kaniko/.docker/config.json && echo mounted > /creds.txt\n"})
 	req := build.Request{Name: "app", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: e.node.PodRegistry + "/kaniko/secret", Tag: "t1", Push: true}
 	var log bytes.Buffer
 	res, err := newPod(t, e, ns, kaniko.WithSecret("my-creds")).Build(context.Background(), req, &log)
 	if err != nil {
 		t.Fatalf("build: %v\n%s", err, log.String())
 	}
-	if got := fileInImage(t, res.Ref(), "creds.txt"); got != "mounted\n" {
+	if got := testenv.ImageFile(t, res.Ref(), "creds.txt"); got != "mounted\n" {
 		t.Errorf("/creds.txt = %q: the Secret was not mounted as config.json", got)
 	}
 	assertNoBuildObjects(t, e, ns)
@@ -351,7 +306,7 @@ func TestPodBuildUserSecret(t *testing.T) {
 // naming the Pod or the image, and leave nothing behind.
 func TestPodBuildWrongExecutor(t *testing.T) {
 	e := kanikoNode(t)
-	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN true\n"})
+	dir := testenv.WriteProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN true\n"})
 	req := build.Request{Name: "app", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: e.node.PodRegistry + "/kaniko/wrong", Tag: "t1", Push: true}
 	for _, tc := range []struct{ image, want string }{
 		{e.base, "a kaniko executor image (--kaniko-image)?"},
@@ -380,7 +335,7 @@ func TestPodBuildTLSAuthRegistry(t *testing.T) {
 	gw, _, _ := strings.Cut(e.node.PodRegistry, ":")
 	sec := testenv.StartSecureRegistryAt(t, gw+":0", "builder", "s3cret-pw", true)
 	creds := build.Credentials{DockerConfig: testenv.WriteDockerConfig(t, sec.Host, "builder", "s3cret-pw")}
-	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo over tls > /tls.txt\n"})
+	dir := testenv.WriteProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo over tls > /tls.txt\n"})
 	req := build.Request{Name: "tls", ContextDir: dir, Dockerfile: filepath.Join(dir, "Dockerfile"), Repository: sec.Host + "/kaniko/tls", Tag: "t1", Push: true}
 
 	noCA := build.RegistryPolicy{Insecure: []string{e.node.PodRegistry}, Auth: creds}
@@ -422,7 +377,7 @@ func TestPodBuildTLSAuthRegistry(t *testing.T) {
 // running the RUN again; both images hold the RUN's file.
 func TestPodBuildCache(t *testing.T) {
 	e := kanikoNode(t)
-	dir := writeProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo cached-run > /run.txt\n"})
+	dir := testenv.WriteProject(t, map[string]string{"Dockerfile": "FROM " + e.base + "\nRUN echo cached-run > /run.txt\n"})
 	p := newPod(t, e, "default", kaniko.WithCacheRepo(e.node.PodRegistry+"/kaniko/cache"))
 	var logs [2]bytes.Buffer
 	for i, tag := range []string{"c1", "c2"} {
@@ -431,7 +386,7 @@ func TestPodBuildCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("build %d: %v\n%s", i+1, err, logs[i].String())
 		}
-		if got := fileInImage(t, res.Ref(), "run.txt"); got != "cached-run\n" {
+		if got := testenv.ImageFile(t, res.Ref(), "run.txt"); got != "cached-run\n" {
 			t.Errorf("build %d: /run.txt = %q", i+1, got)
 		}
 	}
