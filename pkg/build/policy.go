@@ -47,16 +47,19 @@ type RegistryConfig struct {
 }
 
 // Config returns the settings for registry host ("host" or "host:port"): the entry whose Host
-// equals host (case-insensitive), else the one equal to its bare hostname.
+// equals host (case-insensitive), else the one equal to its bare hostname. Docker Hub's names
+// are one registry: an entry for "docker.io" applies to "index.docker.io" (how image
+// references name it) and "registry-1.docker.io", and the other way round.
 func (p RegistryPolicy) Config(host string) (RegistryConfig, bool) {
+	host = dockerHub(host)
 	hostname := registryHostname(host)
 	var bare *RegistryConfig
 	for i := range p.Registries {
 		c := &p.Registries[i]
-		if strings.EqualFold(c.Host, host) {
+		if strings.EqualFold(dockerHub(c.Host), host) {
 			return *c, true
 		}
-		if !hasPort(c.Host) && strings.EqualFold(registryHostname(c.Host), hostname) && bare == nil {
+		if !hasPort(c.Host) && strings.EqualFold(registryHostname(dockerHub(c.Host)), hostname) && bare == nil {
 			bare = c
 		}
 	}
@@ -64,6 +67,15 @@ func (p RegistryPolicy) Config(host string) (RegistryConfig, bool) {
 		return *bare, true
 	}
 	return RegistryConfig{}, false
+}
+
+// dockerHub returns "docker.io" for Docker Hub's registry names, else host.
+func dockerHub(host string) string {
+	switch strings.ToLower(host) {
+	case "docker.io", "index.docker.io", "registry-1.docker.io":
+		return "docker.io"
+	}
+	return host
 }
 
 // IsInsecure reports whether host ("host", "host:port", "[::1]:5000") is a registry devtool

@@ -146,3 +146,21 @@ func TestRegistryPolicyIsInsecure(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerHubNames: a registry entry for Docker Hub applies under each of its names (image
+// references resolve to index.docker.io; users write docker.io).
+func TestDockerHubNames(t *testing.T) {
+	p := build.RegistryPolicy{Registries: []build.RegistryConfig{{Host: "docker.io", Mirrors: []string{"mirror.lan:5000"}}}}
+	for _, h := range []string{"docker.io", "index.docker.io", "registry-1.docker.io", "Docker.IO"} {
+		if got := p.Mirrors(h); len(got) != 1 || got[0] != "mirror.lan:5000" {
+			t.Errorf("Mirrors(%q) = %q", h, got)
+		}
+	}
+	p = build.RegistryPolicy{Registries: []build.RegistryConfig{{Host: "index.docker.io", Mirrors: []string{"m"}}}}
+	if got := p.Mirrors("docker.io"); len(got) != 1 {
+		t.Errorf("an index.docker.io entry does not apply to docker.io: %q", got)
+	}
+	if got := p.Mirrors("quay.io"); got != nil {
+		t.Errorf("Mirrors(quay.io) = %q", got)
+	}
+}

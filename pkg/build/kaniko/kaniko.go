@@ -84,7 +84,7 @@ func executorArgs(req build.Request, dockerfile []byte, dfPath string, cfg setti
 		}
 	}
 	for _, h := range pulledRegistries(req, dockerfile) {
-		for _, m := range mirrors(policy, h) {
+		for _, m := range policy.Mirrors(h) {
 			if h == name.DefaultRegistry || h == "docker.io" {
 				args = append(args, "--registry-mirror="+m) // kaniko's --registry-mirror is for Docker Hub only
 			} else {
@@ -131,7 +131,7 @@ func touchedRegistries(req build.Request, dockerfile []byte, cfg settings) []str
 	var out []string
 	for _, h := range pulledRegistries(req, dockerfile) {
 		out = appendNew(out, h)
-		for _, m := range mirrors(cfg.policy, h) {
+		for _, m := range cfg.policy.Mirrors(h) {
 			host, _, _ := strings.Cut(m, "/") // "host[:port][/path]"
 			out = appendNew(out, host)
 		}
@@ -144,15 +144,6 @@ func touchedRegistries(req build.Request, dockerfile []byte, cfg settings) []str
 	return out
 }
 
-// mirrors are the policy's mirrors of registry h; Docker Hub's may be configured as
-// "docker.io" while references resolve to "index.docker.io".
-func mirrors(policy build.RegistryPolicy, h string) []string {
-	ms := policy.Mirrors(h)
-	if len(ms) == 0 && h == name.DefaultRegistry {
-		ms = policy.Mirrors("docker.io")
-	}
-	return ms
-}
 
 func appendNew(list []string, s string) []string {
 	for _, x := range list {
