@@ -144,7 +144,6 @@ func touchedRegistries(req build.Request, dockerfile []byte, cfg settings) []str
 	return out
 }
 
-
 func appendNew(list []string, s string) []string {
 	for _, x := range list {
 		if x == s {
