@@ -5,19 +5,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // KanikoRepo is the repository, relative to a registry host, PushKaniko pushes the executor
@@ -117,7 +113,7 @@ func PushKaniko(ctx context.Context, host string) (string, error) {
 	if err := tw.Close(); err != nil {
 		return "", err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+	layer, err := tarLayer(buf.Bytes())
 	if err != nil {
 		return "", err
 	}
@@ -138,12 +134,8 @@ func PushKaniko(ctx context.Context, host string) (string, error) {
 		return "", err
 	}
 	ref := host + "/" + KanikoRepo
-	tag, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
-		return "", fmt.Errorf("parsing %q: %w", ref, err)
-	}
-	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("pushing the kaniko executor image to %s: %w", ref, err)
+	if err := pushImage(ctx, img, ref, "the kaniko executor image"); err != nil {
+		return "", err
 	}
 	return ref, nil
 }

@@ -328,11 +328,7 @@ func (n *Node) CopyImage(ctx context.Context, src, repo string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", src, err)
 	}
-	dst, err := name.NewTag(n.Registry+"/"+repo, name.Insecure)
-	if err != nil {
-		return err
-	}
-	return remote.Write(dst, img, remote.WithContext(ctx))
+	return pushImage(ctx, img, n.Registry+"/"+repo, src)
 }
 
 // ready reports whether the Node is Ready and the default ServiceAccount exists.
@@ -629,12 +625,8 @@ func pushPause(ctx context.Context, busybox, ref string) (string, error) {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return "", err
 	}
-	dst, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
+	if err := pushImage(ctx, img, ref, "the pause image"); err != nil {
 		return "", err
-	}
-	if err := remote.Write(dst, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("pushing pause image %s: %w", ref, err)
 	}
 	return ref, nil
 }

@@ -129,14 +129,28 @@ func PushBusybox(ctx context.Context, host string) (string, error) {
 		return "", err
 	}
 	ref := host + "/" + BusyboxRepo
-	tag, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
-		return "", fmt.Errorf("parsing %q: %w", ref, err)
-	}
-	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("pushing busybox base image to %s: %w", ref, err)
+	if err := pushImage(ctx, img, ref, "the busybox base image"); err != nil {
+		return "", err
 	}
 	return ref, nil
+}
+
+// pushImage pushes img to ref ("host:port/repo:tag") over plain HTTP. Errors say what
+// ("the busybox base image") failed to push where.
+func pushImage(ctx context.Context, img v1.Image, ref, what string) error {
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		return fmt.Errorf("parsing %q: %w", ref, err)
+	}
+	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
+		return fmt.Errorf("pushing %s to %s: %w", what, ref, err)
+	}
+	return nil
+}
+
+// tarLayer is an image layer of the uncompressed tar b.
+func tarLayer(b []byte) (v1.Layer, error) {
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
 // BusyboxIndexRepo is the repository, relative to a registry host, that PushBusyboxIndex
@@ -265,10 +279,7 @@ func busyboxLayer(ctx context.Context) (v1.Layer, error) {
 	if werr != nil {
 		return nil, fmt.Errorf("writing busybox layer: %w", werr)
 	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	})
+	layer, err := tarLayer(buf.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("compressing busybox layer: %w", err)
 	}

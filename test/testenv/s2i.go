@@ -11,7 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // S2IBuilderRepo is the repository, relative to a registry host, that PushS2IBuilder pushes to.
@@ -98,8 +97,7 @@ func PushS2IBuilder(ctx context.Context, host string, extra map[string]string) (
 	if werr != nil {
 		return "", fmt.Errorf("writing the s2i scripts layer: %w", werr)
 	}
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	layer, err := tarLayer(buf.Bytes())
 	if err != nil {
 		return "", err
 	}
@@ -133,12 +131,8 @@ func PushS2IBuilder(ctx context.Context, host string, extra map[string]string) (
 		return "", err
 	}
 	ref := host + "/" + S2IBuilderRepo
-	tag, err := name.NewTag(ref, name.Insecure)
-	if err != nil {
+	if err := pushImage(ctx, img, ref, "the s2i builder image"); err != nil {
 		return "", err
-	}
-	if err := remote.Write(tag, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("pushing the s2i builder image to %s: %w", ref, err)
 	}
 	return ref, nil
 }
