@@ -332,22 +332,15 @@ func podsStuck(ctx context.Context, cl *clients, obj *unstructured.Unstructured)
 		if current.label != "" && p.GetLabels()[current.label] != current.value {
 			continue // a Pod of an earlier revision, on its way out (a fix after a broken deploy)
 		}
-		for _, field := range []string{"initContainerStatuses", "containerStatuses"} {
-			css, _, _ := unstructured.NestedSlice(p.Object, "status", field)
-			for _, item := range css {
-				cs, ok := item.(map[string]any)
-				if !ok {
-					continue
-				}
-				// A workload's Pods restart their containers: one that terminated with an
-				// error is crashing, before the kubelet calls it CrashLoopBackOff.
-				code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
-				if !stuckReasons[stringField(cs, "", "state", "waiting", "reason")] && !(terminated && code != 0) {
-					continue
-				}
-				name, _ := cs["name"].(string)
-				return fmt.Sprintf("Pod %s/%s: container %s: %s", p.GetNamespace(), p.GetName(), name, containerState(cs))
+		for _, cs := range containerStatuses(p) {
+			// A workload's Pods restart their containers: one that terminated with an
+			// error is crashing, before the kubelet calls it CrashLoopBackOff.
+			code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
+			if !stuckReasons[stringField(cs, "", "state", "waiting", "reason")] && !(terminated && code != 0) {
+				continue
 			}
+			name, _ := cs["name"].(string)
+			return fmt.Sprintf("Pod %s/%s: container %s: %s", p.GetNamespace(), p.GetName(), name, containerState(cs))
 		}
 	}
 	return ""
@@ -592,41 +585,49 @@ func (d *diagnoser) explainPods(ctx context.Context, obj *unstructured.Unstructu
 // Containers that never ran (ImagePullBackOff) have no log and give nothing.
 func (d *diagnoser) failingLogs(ctx context.Context, p *unstructured.Unstructured) []string {
 	var out []string
+	for _, cs := range containerStatuses(p) {
+		name, _ := cs["name"].(string)
+		_, waiting, _ := unstructured.NestedMap(cs, "state", "waiting")
+		_, crashedBefore, _ := unstructured.NestedMap(cs, "lastState", "terminated")
+		code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
+		previous := waiting && crashedBefore
+		if !previous && !(terminated && code != 0) {
+			continue
+		}
+		req := d.cl.disco.RESTClient().Get().AbsPath("/api/v1/namespaces", p.GetNamespace(), "pods", p.GetName(), "log").
+			Param("container", name).Param("tailLines", fmt.Sprint(maxLogLines))
+		if previous {
+			req = req.Param("previous", "true")
+		}
+		raw, err := req.Do(ctx).Raw()
+		if err != nil {
+			out = append(out, fmt.Sprintf("log %s: cannot read it: %s", name, clip(err.Error())))
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
+		if len(lines) == 1 && lines[0] == "" {
+			out = append(out, fmt.Sprintf("log %s: (empty)", name))
+			continue
+		}
+		if n := len(lines); n > maxLogLines {
+			lines = lines[n-maxLogLines:]
+		}
+		for _, l := range lines {
+			out = append(out, "log "+name+": "+clip(l))
+		}
+	}
+	return out
+}
+
+// containerStatuses are Pod p's container statuses, init containers first (status.
+// initContainerStatuses, then status.containerStatuses); malformed entries are skipped.
+func containerStatuses(p *unstructured.Unstructured) []map[string]any {
+	var out []map[string]any
 	for _, field := range []string{"initContainerStatuses", "containerStatuses"} {
 		css, _, _ := unstructured.NestedSlice(p.Object, "status", field)
 		for _, item := range css {
-			cs, ok := item.(map[string]any)
-			if !ok {
-				continue
-			}
-			name, _ := cs["name"].(string)
-			_, waiting, _ := unstructured.NestedMap(cs, "state", "waiting")
-			_, crashedBefore, _ := unstructured.NestedMap(cs, "lastState", "terminated")
-			code, terminated, _ := int64Field(cs, "state", "terminated", "exitCode")
-			previous := waiting && crashedBefore
-			if !previous && !(terminated && code != 0) {
-				continue
-			}
-			req := d.cl.disco.RESTClient().Get().AbsPath("/api/v1/namespaces", p.GetNamespace(), "pods", p.GetName(), "log").
-				Param("container", name).Param("tailLines", fmt.Sprint(maxLogLines))
-			if previous {
-				req = req.Param("previous", "true")
-			}
-			raw, err := req.Do(ctx).Raw()
-			if err != nil {
-				out = append(out, fmt.Sprintf("log %s: cannot read it: %s", name, clip(err.Error())))
-				continue
-			}
-			lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-			if len(lines) == 1 && lines[0] == "" {
-				out = append(out, fmt.Sprintf("log %s: (empty)", name))
-				continue
-			}
-			if n := len(lines); n > maxLogLines {
-				lines = lines[n-maxLogLines:]
-			}
-			for _, l := range lines {
-				out = append(out, "log "+name+": "+clip(l))
+			if cs, ok := item.(map[string]any); ok {
+				out = append(out, cs)
 			}
 		}
 	}
@@ -676,17 +677,10 @@ func podLine(p *unstructured.Unstructured) (line string, scheduled string) {
 	if why := reasonMessage(stringField(obj, "", "status", "reason"), stringField(obj, "", "status", "message")); why != "" {
 		parts = append(parts, clip(why))
 	}
-	for _, field := range []string{"initContainerStatuses", "containerStatuses"} {
-		css, _, _ := unstructured.NestedSlice(obj, "status", field)
-		for _, item := range css {
-			cs, ok := item.(map[string]any)
-			if !ok {
-				continue
-			}
-			if s := containerState(cs); s != "" {
-				name, _ := cs["name"].(string)
-				parts = append(parts, "container "+name+": "+s)
-			}
+	for _, cs := range containerStatuses(p) {
+		if s := containerState(cs); s != "" {
+			name, _ := cs["name"].(string)
+			parts = append(parts, "container "+name+": "+s)
 		}
 	}
 	return fmt.Sprintf("Pod %s/%s: %s", p.GetNamespace(), p.GetName(), strings.Join(parts, "; ")), scheduled
