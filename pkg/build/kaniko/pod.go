@@ -284,31 +284,21 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		if len(cas) > 0 {
 			vols.caSecret = s.Name
 		}
-		// Deleted whatever the create returns (one cut short by Ctrl-C may still have reached
-		// the server), unless the name was someone else's.
-		theirs := false
-		created = append(created, func(c context.Context) error {
-			if theirs {
-				return nil
-			}
-			return p.client.CoreV1().Secrets(p.namespace).Delete(c, s.Name, del)
-		})
-		if _, err := p.client.CoreV1().Secrets(p.namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
-			theirs = apierrors.IsAlreadyExists(err)
+		err := createOwned(&created, func() error {
+			_, err := p.client.CoreV1().Secrets(p.namespace).Create(ctx, s, metav1.CreateOptions{FieldManager: "devtool"})
+			return err
+		}, func(c context.Context) error { return p.client.CoreV1().Secrets(p.namespace).Delete(c, s.Name, del) })
+		if err != nil {
 			return fail(fmt.Errorf("creating the registry credentials Secret for the kaniko build Pod: %w", err))
 		}
 	}
 
 	pod := p.pod("devtool-build-"+podNamePart(req.Name)+"-"+id, args, vols, labels)
-	podTheirs := false
-	created = append(created, func(c context.Context) error {
-		if podTheirs {
-			return nil
-		}
-		return p.client.CoreV1().Pods(p.namespace).Delete(c, pod.Name, del)
-	})
-	if _, err := p.client.CoreV1().Pods(p.namespace).Create(ctx, pod, metav1.CreateOptions{FieldManager: "devtool"}); err != nil {
-		podTheirs = apierrors.IsAlreadyExists(err)
+	err = createOwned(&created, func() error {
+		_, err := p.client.CoreV1().Pods(p.namespace).Create(ctx, pod, metav1.CreateOptions{FieldManager: "devtool"})
+		return err
+	}, func(c context.Context) error { return p.client.CoreV1().Pods(p.namespace).Delete(c, pod.Name, del) })
+	if err != nil {
 		return fail(fmt.Errorf("creating the kaniko build Pod: %w", err))
 	}
 	fmt.Fprintf(log, "kaniko build Pod %s/%s (executor %s)\n", p.namespace, pod.Name, p.image)
@@ -360,6 +350,22 @@ func (p *Pod) Build(ctx context.Context, req build.Request, log io.Writer) (res 
 		res.Digest = d
 	}
 	return res, nil
+}
+
+// createOwned runs create and registers del in cleanups to undo it: whatever create returns,
+// since one cut short by Ctrl-C may still have reached the server — unless the name turned out
+// to be someone else's (AlreadyExists), which devtool must not delete.
+func createOwned(cleanups *[]func(context.Context) error, create func() error, del func(context.Context) error) error {
+	theirs := false
+	*cleanups = append(*cleanups, func(c context.Context) error {
+		if theirs {
+			return nil
+		}
+		return del(c)
+	})
+	err := create()
+	theirs = apierrors.IsAlreadyExists(err)
+	return err
 }
 
 // pod is the build Pod: root in its own container (kaniko unpacks the base image over it)
