@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"context"
@@ -21,8 +20,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/devtool/devtool/pkg/build/kaniko"
@@ -94,7 +91,7 @@ func TestKanikoRoutine(t *testing.T) {
 		if d, _ := img.Digest(); d.String() != rep.Images[0].Digest {
 			t.Errorf("registry digest %s != reported %s", d, rep.Images[0].Digest)
 		}
-		if got := routineImageFile(t, img, marker); got != "ran "+nonce+"\n" {
+		if got := testenv.ImageFile(t, ref, marker); got != "ran "+nonce+"\n" {
 			t.Errorf("/%s in the pushed image = %q, want the RUN's output", marker, got)
 		}
 		// The RUN ran in the chroot's root, not in the machine's.
@@ -391,30 +388,6 @@ func routineTree(t *testing.T, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// routineImageFile returns the content of path (relative to /) in img's file system.
-func routineImageFile(t *testing.T, img v1.Image, path string) string {
-	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return ""
-		}
-		if err != nil {
-			t.Fatalf("reading the image's file system: %v", err)
-		}
-		if strings.TrimPrefix(h.Name, "./") == path {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(b)
-		}
-	}
 }
 
 // routineNothingPushed fails the test if the registry at host has a repository below prefix.
